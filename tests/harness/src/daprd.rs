@@ -1,0 +1,312 @@
+//! daprd, the sidecar itself, configured the way a test needs it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use dapr::client::ApiTokenInterceptor;
+use dapr::dapr::proto::runtime::v1::dapr_client::DaprClient;
+use tempfile::TempDir;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::control_plane::{Placement, Scheduler};
+use crate::http_probe::answers_2xx;
+use crate::ports::free_port;
+use crate::process::{ManagedProcess, StartError, start_with_retries};
+use crate::redis::Redis;
+use crate::runtime::{DaprRuntime, catalogue_dir};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// The redis address the catalogue's components use (the `dapr init` default); replaced by the
+/// address of the harness's own redis when the sidecar is given one.
+const CATALOGUE_REDIS_ADDRESS: &str = "localhost:6379";
+/// Header carrying the API token, both directions.
+pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+
+/// The raw gRPC client of the Dapr API, with the API-token interceptor: it exposes what the
+/// high-level `dapr::Client` lacks (locks, transactions, the gRPC status of a failure).
+pub type RawDaprClient = DaprClient<InterceptedService<Channel, ApiTokenInterceptor>>;
+
+/// What a sidecar should be started with. Build one with [`Daprd::builder`].
+#[derive(Debug, Clone)]
+pub struct DaprdBuilder {
+    app_id: String,
+    app_port: Option<u16>,
+    resources: Vec<(String, String)>,
+    config: Option<String>,
+    redis_address: Option<String>,
+    placement_address: Option<String>,
+    scheduler_address: Option<String>,
+    api_token: Option<String>,
+    app_api_token: Option<String>,
+    secrets: Option<serde_json::Value>,
+    wait_for_app: bool,
+}
+
+impl DaprdBuilder {
+    /// The port of the app this sidecar fronts (HTTP). Without one, the sidecar runs app-less.
+    pub fn app_port(mut self, port: u16) -> Self {
+        self.app_port = Some(port);
+        self
+    }
+
+    /// Waits for the app channel too (`/v1.0/healthz`), not only for the sidecar's outbound side.
+    pub fn wait_for_app(mut self) -> Self {
+        self.wait_for_app = true;
+        self
+    }
+
+    /// Loads a component (or resiliency, or subscription) from the repository catalogue, given by
+    /// its path under `components/`, e.g. `"state/redis.yaml"`.
+    pub fn component(mut self, catalogue_path: &str) -> Self {
+        let path = catalogue_dir().join(catalogue_path);
+        let yaml = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("catalogue component {}: {error}", path.display()));
+        self.resources.push((catalogue_path.replace('/', "-"), yaml));
+        self
+    }
+
+    /// Loads a resource given as YAML text (a subscription, a test-specific component).
+    pub fn resource_yaml(mut self, file_name: &str, yaml: impl Into<String>) -> Self {
+        self.resources.push((file_name.to_owned(), yaml.into()));
+        self
+    }
+
+    /// Uses a Configuration from the catalogue, e.g. `"configuration/tracing.yaml"`.
+    pub fn config(mut self, catalogue_path: &str) -> Self {
+        let path = catalogue_dir().join(catalogue_path);
+        self.config = Some(
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("catalogue configuration {}: {error}", path.display())),
+        );
+        self
+    }
+
+    /// Points the catalogue's redis components at this redis.
+    pub fn redis(mut self, redis: &Redis) -> Self {
+        self.redis_address = Some(redis.address());
+        self
+    }
+
+    /// Connects the sidecar to placement (actors, workflows).
+    pub fn placement(mut self, placement: &Placement) -> Self {
+        self.placement_address = Some(placement.address());
+        self
+    }
+
+    /// Connects the sidecar to scheduler (workflows, jobs, reminders).
+    pub fn scheduler(mut self, scheduler: &Scheduler) -> Self {
+        self.scheduler_address = Some(scheduler.address());
+        self
+    }
+
+    /// Requires `dapr-api-token: TOKEN` on every call to the sidecar (`DAPR_API_TOKEN`).
+    pub fn api_token(mut self, token: impl Into<String>) -> Self {
+        self.api_token = Some(token.into());
+        self
+    }
+
+    /// Makes the sidecar send `dapr-api-token: TOKEN` on every call to the app (`APP_API_TOKEN`).
+    pub fn app_api_token(mut self, token: impl Into<String>) -> Self {
+        self.app_api_token = Some(token.into());
+        self
+    }
+
+    /// Writes `secrets.json` for the catalogue's local-file secret store.
+    pub fn secrets(mut self, secrets: serde_json::Value) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Starts daprd on free ports and waits until it is healthy.
+    pub async fn start(self) -> anyhow::Result<Daprd> {
+        let runtime = DaprRuntime::locate()?;
+        let what = format!("daprd for app {:?}", self.app_id);
+        start_with_retries(&what, || self.try_start(runtime)).await
+    }
+
+    fn write_resources(&self, dir: &Path) -> anyhow::Result<()> {
+        let resources = dir.join("resources");
+        std::fs::create_dir_all(&resources)?;
+        for (file_name, yaml) in &self.resources {
+            let yaml = match (&self.redis_address, yaml.contains(CATALOGUE_REDIS_ADDRESS)) {
+                (Some(address), true) => yaml.replace(CATALOGUE_REDIS_ADDRESS, address),
+                (None, true) => bail!("{file_name} needs redis: give the sidecar one with `.redis(&redis)`"),
+                (_, false) => yaml.clone(),
+            };
+            std::fs::write(resources.join(file_name), yaml)?;
+        }
+        if let Some(config) = &self.config {
+            std::fs::write(dir.join("config.yaml"), config)?;
+        }
+        if let Some(secrets) = &self.secrets {
+            std::fs::write(dir.join("secrets.json"), serde_json::to_vec_pretty(secrets)?)?;
+        }
+        Ok(())
+    }
+
+    async fn try_start(&self, runtime: &DaprRuntime) -> Result<Daprd, StartError> {
+        let dir = TempDir::with_prefix(format!("harness-daprd-{}-", self.app_id)).map_err(anyhow::Error::from)?;
+        self.write_resources(dir.path())?;
+        let (http_port, grpc_port, internal_grpc_port) = (free_port()?, free_port()?, free_port()?);
+        let mut command = Command::new(runtime.binary("daprd"));
+        command.current_dir(dir.path()).args([
+            "--app-id",
+            &self.app_id,
+            "--dapr-http-port",
+            &http_port.to_string(),
+            "--dapr-grpc-port",
+            &grpc_port.to_string(),
+            "--dapr-internal-grpc-port",
+            &internal_grpc_port.to_string(),
+            "--dapr-listen-addresses",
+            "127.0.0.1",
+            "--enable-metrics=false",
+            "--resources-path",
+            "resources",
+        ]);
+        if let Some(port) = self.app_port {
+            command.args(["--app-port", &port.to_string(), "--app-channel-address", "127.0.0.1"]);
+        }
+        if self.config.is_some() {
+            command.args(["--config", "config.yaml"]);
+        }
+        if let Some(address) = &self.placement_address {
+            command.args(["--placement-host-address", address]);
+        }
+        if let Some(address) = &self.scheduler_address {
+            command.args(["--scheduler-host-address", address]);
+        }
+        // Tokens go through the environment, as they do in production.
+        command.env_remove("DAPR_API_TOKEN").env_remove("APP_API_TOKEN");
+        if let Some(token) = &self.api_token {
+            command.env("DAPR_API_TOKEN", token);
+        }
+        if let Some(token) = &self.app_api_token {
+            command.env("APP_API_TOKEN", token);
+        }
+
+        let mut process = ManagedProcess::spawn(
+            format!("daprd[{}]", self.app_id),
+            command,
+            &dir.path().join("daprd.log"),
+        )?;
+        let health = if self.wait_for_app {
+            "/v1.0/healthz"
+        } else {
+            "/v1.0/healthz/outbound"
+        };
+        let url = format!("http://127.0.0.1:{http_port}{health}");
+        process.wait_until_ready(START_TIMEOUT, || answers_2xx(&url)).await?;
+        Ok(Daprd {
+            app_id: self.app_id.clone(),
+            http_port,
+            grpc_port,
+            api_token: self.api_token.clone(),
+            process,
+            _dir: dir,
+        })
+    }
+}
+
+/// A running sidecar. Dropping it stops the process (and prints its log tail if a test panicked).
+#[derive(Debug)]
+pub struct Daprd {
+    app_id: String,
+    http_port: u16,
+    grpc_port: u16,
+    api_token: Option<String>,
+    process: ManagedProcess,
+    _dir: TempDir,
+}
+
+impl Daprd {
+    /// A builder for a sidecar of app `app_id`, with nothing loaded.
+    pub fn builder(app_id: impl Into<String>) -> DaprdBuilder {
+        DaprdBuilder {
+            app_id: app_id.into(),
+            app_port: None,
+            resources: Vec::new(),
+            config: None,
+            redis_address: None,
+            placement_address: None,
+            scheduler_address: None,
+            api_token: None,
+            app_api_token: None,
+            secrets: None,
+            wait_for_app: false,
+        }
+    }
+
+    /// The app id.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The sidecar's HTTP API, e.g. `http://127.0.0.1:41234`.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// The sidecar's gRPC API as an endpoint URL.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// The HTTP port (what an app reads from `DAPR_HTTP_PORT`).
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    /// The gRPC port (what an app reads from `DAPR_GRPC_PORT`).
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_port
+    }
+
+    /// An HTTP client that sends the sidecar's API token, when it has one.
+    pub fn http_client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &self.api_token {
+            headers.insert(API_TOKEN_HEADER, token.parse().expect("API tokens are ASCII"));
+        }
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a reqwest client builds")
+    }
+
+    /// The raw gRPC client, sending the sidecar's API token when it has one.
+    pub async fn grpc_client(&self) -> anyhow::Result<RawDaprClient> {
+        let channel = Channel::from_shared(self.grpc_url())?
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {}", self.grpc_url()))?;
+        Ok(DaprClient::with_interceptor(
+            channel,
+            ApiTokenInterceptor::new(self.api_token.clone()),
+        ))
+    }
+
+    /// The metadata API's answer (`GET /v1.0/metadata`): loaded components, subscriptions, …
+    pub async fn metadata(&self) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .http_client()
+            .get(format!("{}/v1.0/metadata", self.http_url()))
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() {
+            bail!("GET /v1.0/metadata answered {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// Everything daprd has logged so far.
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}

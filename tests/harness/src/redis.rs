@@ -1,0 +1,81 @@
+//! A private redis-server: its own port, no persistence, gone when dropped.
+
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::ports::free_port;
+use crate::process::{ManagedProcess, StartError, start_with_retries};
+
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A redis-server started for one test (or one stack).
+#[derive(Debug)]
+pub struct Redis {
+    port: u16,
+    process: ManagedProcess,
+    _dir: TempDir,
+}
+
+impl Redis {
+    /// Starts redis-server (from `PATH`) on a free loopback port and waits until it answers PING.
+    pub async fn start() -> anyhow::Result<Self> {
+        start_with_retries("redis-server", Self::try_start).await
+    }
+
+    async fn try_start() -> Result<Self, StartError> {
+        let dir = TempDir::with_prefix("harness-redis-").map_err(anyhow::Error::from)?;
+        let port = free_port()?;
+        let mut command = Command::new("redis-server");
+        command.current_dir(dir.path()).args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+        ]);
+        let mut process =
+            ManagedProcess::spawn("redis-server", command, &dir.path().join("redis.log")).map_err(|e| {
+                StartError::Failed(
+                    e.context("is redis-server installed? `make dapr` installs it from Debian's packages"),
+                )
+            })?;
+        process.wait_until_ready(START_TIMEOUT, || answers_ping(port)).await?;
+        Ok(Self {
+            port,
+            process,
+            _dir: dir,
+        })
+    }
+
+    /// The loopback port redis listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `host:port`, as Dapr's redis components take it.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What redis-server has logged.
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+async fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").await.is_ok() && stream.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG\r\n"
+}

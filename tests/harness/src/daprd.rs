@@ -161,6 +161,8 @@ impl DaprdBuilder {
             &grpc_port.to_string(),
             "--dapr-internal-grpc-port",
             &internal_grpc_port.to_string(),
+            "--dapr-internal-grpc-listen-address",
+            "127.0.0.1",
             "--dapr-listen-addresses",
             "127.0.0.1",
             "--enable-metrics=false",

@@ -35,7 +35,7 @@ mod stack;
 pub use control_plane::{Placement, Scheduler};
 pub use daprd::{API_TOKEN_HEADER, Daprd, DaprdBuilder, RawDaprClient};
 pub use ports::free_port;
-pub use process::ManagedProcess;
+pub use process::{ManagedProcess, StartError, start_with_retries};
 pub use redis::Redis;
 pub use runtime::{DaprRuntime, catalogue_dir, pinned_runtime_version};
 pub use stack::Stack;

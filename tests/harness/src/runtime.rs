@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 /// The pin file shared with `make dapr` (tools/dapr/versions.env).
 const VERSIONS_ENV: &str = include_str!("../../../tools/dapr/versions.env");
@@ -29,18 +29,22 @@ impl DaprRuntime {
     pub fn locate() -> anyhow::Result<&'static DaprRuntime> {
         static RUNTIME: OnceLock<Result<DaprRuntime, String>> = OnceLock::new();
         RUNTIME
-            .get_or_init(|| Self::find().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| {
+                let dapr_home = match std::env::var_os("DAPR_HOME") {
+                    Some(home) => PathBuf::from(home),
+                    None => PathBuf::from(std::env::var_os("HOME").ok_or("neither DAPR_HOME nor HOME is set")?)
+                        .join(".dapr"),
+                };
+                Self::in_dir(&dapr_home.join("bin")).map_err(|e| format!("{e:#}"))
+            })
             .as_ref()
             .map_err(|message| anyhow::anyhow!("{message}"))
     }
 
-    fn find() -> anyhow::Result<DaprRuntime> {
-        let dapr_home = match std::env::var_os("DAPR_HOME") {
-            Some(home) => PathBuf::from(home),
-            None => PathBuf::from(std::env::var_os("HOME").context("neither DAPR_HOME nor HOME is set")?).join(".dapr"),
-        };
+    /// The runtime in `bin_dir`, checked as [`DaprRuntime::locate`] checks it.
+    pub fn in_dir(bin_dir: &Path) -> anyhow::Result<DaprRuntime> {
         let runtime = DaprRuntime {
-            bin_dir: dapr_home.join("bin"),
+            bin_dir: bin_dir.to_owned(),
         };
         for binary in ["daprd", "placement", "scheduler"] {
             if !runtime.binary(binary).is_file() {

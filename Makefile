@@ -1,0 +1,29 @@
+# The two commands of the quick start (README.md):
+#   make demo   start a real Dapr stack and show it working
+#   make test   every test, after installing what they need
+# Both install their prerequisites first (`make dapr`), so they work on a fresh machine.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help dapr demo test lint unit
+
+help:
+	@echo "make dapr   install the pinned Dapr runtime (built from Go modules) and redis-server"
+	@echo "make demo   start redis, placement, scheduler and daprd and exercise them"
+	@echo "make test   install what tests need, then lint and run every test"
+
+dapr:
+	@bash tools/dapr/install.sh
+
+demo: dapr
+	$(CARGO) run --quiet -p dapr-harness --example stack_demo
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test: dapr lint
+	$(CARGO) test --workspace --locked

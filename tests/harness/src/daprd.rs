@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use crate::control_plane::{Placement, Scheduler};
 use crate::http_probe::answers_2xx;
 use crate::ports::free_port;
-use crate::process::{ManagedProcess, StartError, start_with_retries};
+use crate::process::{ManagedProcess, PROBE_INTERVAL, StartError, start_with_retries};
 use crate::redis::Redis;
 use crate::runtime::{DaprRuntime, catalogue_dir};
 
@@ -202,6 +202,21 @@ impl DaprdBuilder {
         };
         let url = format!("http://127.0.0.1:{http_port}{health}");
         process.wait_until_ready(START_TIMEOUT, || answers_2xx(&url)).await?;
+        if self.scheduler_address.is_some() {
+            // The health endpoints do not cover the scheduler connection, which comes up 0.1-0.8 s
+            // later; workflow and job calls made before it wait or fail.
+            let metadata_url = format!("http://127.0.0.1:{http_port}/v1.0/metadata");
+            let token = self.api_token.clone();
+            process
+                .wait_until_ready(START_TIMEOUT, || {
+                    metadata_shows(&metadata_url, token.as_deref(), |metadata| {
+                        metadata["scheduler"]["connected_addresses"]
+                            .as_array()
+                            .is_some_and(|addresses| !addresses.is_empty())
+                    })
+                })
+                .await?;
+        }
         Ok(Daprd {
             app_id: self.app_id.clone(),
             http_port,
@@ -307,8 +322,49 @@ impl Daprd {
         Ok(serde_json::from_str(&body)?)
     }
 
+    /// Waits until a workflow worker has connected to this sidecar and its workflow actor types
+    /// are registered. Scheduling an instance before that works, but costs a steady 2 s inside
+    /// daprd (it retries a missing built-in actor, then times out waiting for in-flight claims).
+    pub async fn wait_for_workflow_worker(&self, timeout: Duration) -> anyhow::Result<()> {
+        let workflow_actor = format!("dapr.internal.default.{}.workflow", self.app_id);
+        let url = format!("{}/v1.0/metadata", self.http_url());
+        let started = std::time::Instant::now();
+        while !metadata_shows(&url, self.api_token.as_deref(), |metadata| {
+            metadata["actorRuntime"]["activeActors"]
+                .as_array()
+                .is_some_and(|actors| actors.iter().any(|actor| actor["type"] == workflow_actor))
+        })
+        .await
+        {
+            if started.elapsed() > timeout {
+                bail!(
+                    "no workflow worker registered {workflow_actor} with daprd[{}] within {timeout:?}; metadata: {}",
+                    self.app_id,
+                    self.metadata().await.unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+        Ok(())
+    }
+
     /// Everything daprd has logged so far.
     pub fn log(&self) -> String {
         self.process.log()
+    }
+}
+
+/// True when the metadata API at `url` answers and `condition` holds for its document.
+async fn metadata_shows(url: &str, token: Option<&str>, condition: impl Fn(&serde_json::Value) -> bool) -> bool {
+    let mut request = crate::http_probe::probe_client().get(url);
+    if let Some(token) = token {
+        request = request.header(API_TOKEN_HEADER, token);
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => response
+            .json::<serde_json::Value>()
+            .await
+            .is_ok_and(|metadata| condition(&metadata)),
+        _ => false,
     }
 }

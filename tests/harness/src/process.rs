@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 
 /// How often a readiness probe is repeated while a process starts.
-const PROBE_INTERVAL: Duration = Duration::from_millis(50);
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 /// How many lines of a process's log a failure report shows.
 const LOG_TAIL_LINES: usize = 40;
 /// How many times a start is retried with fresh ports when another process took one of them.

@@ -1,0 +1,5 @@
+//! `daprgen`: scaffolds Kratos-style Rust microservices whose infrastructure layer is a Dapr
+//! sidecar. The binary is a thin shell over these modules, so tests drive the same code.
+
+pub mod new;
+mod template;

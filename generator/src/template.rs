@@ -1,0 +1,16 @@
+//! The service template, `template/` at the repository root, embedded at build time: the one
+//! skeleton that both `cargo generate --path template` and `daprgen new` render.
+
+use std::path::Path;
+
+use anyhow::Context;
+use include_dir::{Dir, include_dir};
+
+static TEMPLATE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../template");
+
+/// Writes the embedded template into `dir`, as cargo-generate expects a template on disk.
+pub fn extract_to(dir: &Path) -> anyhow::Result<()> {
+    TEMPLATE
+        .extract(dir)
+        .with_context(|| format!("writing the embedded template to {}", dir.display()))
+}

@@ -1,0 +1,234 @@
+//! The {{resource}} entity, its identity, the input that creates or replaces it, and the domain
+//! events its changes publish.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Longest accepted name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// How many applied adjustment ids a {{resource}} remembers to recognise redeliveries. Pub/sub
+/// redelivers within minutes; a window of the last 64 covers that with room to spare.
+pub const REMEMBERED_ADJUSTMENTS: usize = 64;
+
+/// Identity of a {{resource}}: a UUID, so ids never collide across replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct {{Resource}}Id(Uuid);
+
+impl {{Resource}}Id {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Parses an id given by a client.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        Uuid::parse_str(text)
+            .map(Self)
+            .map_err(|_| ValidationError::new("id", format!("{text:?} is not a UUID")))
+    }
+}
+
+impl Default for {{Resource}}Id {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for {{Resource}}Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An opaque version tag of a stored record (the state store's ETag).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Etag(pub String);
+
+impl fmt::Display for Etag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A value together with the ETag it was stored under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<T> {
+    /// The value.
+    pub value: T,
+    /// Its version in the store; give it back to write over exactly this version.
+    pub etag: Etag,
+}
+
+/// Input that fails a business rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
+pub struct ValidationError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong with it, in words a client can act on.
+    pub reason: String,
+}
+
+impl ValidationError {
+    /// A validation error of `field`.
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self { field, reason: reason.into() }
+    }
+}
+
+/// What a client gives to create or replace a {{resource}}.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct {{Resource}}Input {
+    /// Display name, 1 to [`MAX_NAME_CHARS`] characters after trimming.
+    pub name: String,
+    /// Quantity on hand, never negative.
+    pub quantity: i64,
+}
+
+impl {{Resource}}Input {
+    /// Checks the business rules; returns the input with its name trimmed.
+    pub fn validate(self) -> Result<Self, ValidationError> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(ValidationError::new("name", "must not be empty"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(ValidationError::new("name", format!("must be at most {MAX_NAME_CHARS} characters")));
+        }
+        if self.quantity < 0 {
+            return Err(ValidationError::new("quantity", "must not be negative"));
+        }
+        Ok(Self { name, quantity: self.quantity })
+    }
+}
+
+/// A {{resource}}.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct {{Resource}} {
+    /// Its identity.
+    pub id: {{Resource}}Id,
+    /// Display name.
+    pub name: String,
+    /// Quantity on hand, never negative.
+    pub quantity: i64,
+    /// Incremented by every change: orders the domain events of one {{resource}}.
+    pub version: u64,
+    /// Ids of the most recent adjustments applied, newest last: a redelivered adjustment is
+    /// recognised here and not applied twice. Kept in the record itself so that the check and the
+    /// change are one atomic, ETag-guarded write on any state store.
+    #[serde(default)]
+    pub applied_adjustments: VecDeque<String>,
+}
+
+impl {{Resource}} {
+    /// A new {{resource}} from validated input.
+    pub fn create(id: {{Resource}}Id, input: {{Resource}}Input) -> Self {
+        Self {
+            id,
+            name: input.name,
+            quantity: input.quantity,
+            version: 1,
+            applied_adjustments: VecDeque::new(),
+        }
+    }
+
+    /// Replaces the client-editable fields.
+    pub fn replace(&mut self, input: {{Resource}}Input) {
+        self.name = input.name;
+        self.quantity = input.quantity;
+        self.version += 1;
+    }
+
+    /// Whether adjustment `adjustment_id` was already applied.
+    pub fn has_applied(&self, adjustment_id: &str) -> bool {
+        self.applied_adjustments.iter().any(|applied| applied == adjustment_id)
+    }
+
+    /// Adds `delta` to the quantity, remembering `adjustment_id`. Refuses to go below zero.
+    pub fn adjust(&mut self, adjustment_id: &str, delta: i64) -> Result<(), ValidationError> {
+        let quantity = self
+            .quantity
+            .checked_add(delta)
+            .filter(|quantity| *quantity >= 0)
+            .ok_or_else(|| {
+                ValidationError::new("delta", format!("{delta} would take quantity {} below zero", self.quantity))
+            })?;
+        self.quantity = quantity;
+        self.version += 1;
+        self.applied_adjustments.push_back(adjustment_id.to_owned());
+        while self.applied_adjustments.len() > REMEMBERED_ADJUSTMENTS {
+            self.applied_adjustments.pop_front();
+        }
+        Ok(())
+    }
+}
+
+/// What happened to a {{resource}}: published for every committed change, through the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum {{Resource}}Event {
+    /// It was created.
+    Created {
+        /// The {{resource}} as created.
+        {{resource}}: {{Resource}}Snapshot,
+    },
+    /// It was replaced by an update.
+    Updated {
+        /// The {{resource}} after the update.
+        {{resource}}: {{Resource}}Snapshot,
+    },
+    /// Its quantity was adjusted.
+    Adjusted {
+        /// The {{resource}} after the adjustment.
+        {{resource}}: {{Resource}}Snapshot,
+        /// The change applied.
+        delta: i64,
+    },
+    /// It was deleted.
+    Deleted {
+        /// Its id.
+        id: {{Resource}}Id,
+        /// The version it had when deleted.
+        version: u64,
+    },
+}
+
+impl {{Resource}}Event {
+    /// The CloudEvent `type` of this event, e.g. `{{resource}}.created`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Created { .. } => "{{resource}}.created",
+            Self::Updated { .. } => "{{resource}}.updated",
+            Self::Adjusted { .. } => "{{resource}}.adjusted",
+            Self::Deleted { .. } => "{{resource}}.deleted",
+        }
+    }
+}
+
+/// The public fields of a {{resource}}, as events carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct {{Resource}}Snapshot {
+    /// Its identity.
+    pub id: {{Resource}}Id,
+    /// Display name.
+    pub name: String,
+    /// Quantity on hand.
+    pub quantity: i64,
+    /// Version after the change.
+    pub version: u64,
+}
+
+impl From<&{{Resource}}> for {{Resource}}Snapshot {
+    fn from({{resource}}: &{{Resource}}) -> Self {
+        Self {
+            id: {{resource}}.id,
+            name: {{resource}}.name.clone(),
+            quantity: {{resource}}.quantity,
+            version: {{resource}}.version,
+        }
+    }
+}

@@ -184,3 +184,108 @@ impl Idempotency for IdempotencyGuard {
         self.store.release(key).await.map_err(IdempotencyError::Unavailable)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mockall::Sequence;
+
+    use super::*;
+
+    fn key() -> IdempotencyKey {
+        IdempotencyKey::parse("3f2a-key").unwrap()
+    }
+
+    fn fingerprint(text: &str) -> Fingerprint {
+        Fingerprint(text.into())
+    }
+
+    fn response() -> RecordedResponse {
+        RecordedResponse { status: 201, headers: vec![("etag".into(), "\"1\"".into())], body: b"{}".to_vec() }
+    }
+
+    fn guard(store: MockIdempotencyStore) -> IdempotencyGuard {
+        IdempotencyGuard::new(Arc::new(store))
+    }
+
+    #[test]
+    fn keys_are_validated() {
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("with space").is_err());
+        assert!(IdempotencyKey::parse("naïve").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(MAX_KEY_LEN + 1)).is_err());
+        assert_eq!(IdempotencyKey::parse("abc-123").unwrap().as_str(), "abc-123");
+    }
+
+    #[tokio::test]
+    async fn first_use_of_a_key_proceeds() {
+        let mut store = MockIdempotencyStore::new();
+        store.expect_claim().times(1).returning(|_, _| Ok(()));
+        assert_eq!(guard(store).begin(&key(), &fingerprint("a")).await.unwrap(), Admission::Proceed);
+    }
+
+    #[tokio::test]
+    async fn a_retry_of_a_completed_request_replays_its_response() {
+        let mut store = MockIdempotencyStore::new();
+        let mut order = Sequence::new();
+        store.expect_claim().times(1).in_sequence(&mut order).returning(|_, _| Err(RepoError::AlreadyExists));
+        store.expect_get().times(1).in_sequence(&mut order).returning(|_| {
+            Ok(Some(IdempotencyRecord::Completed { fingerprint: fingerprint("a"), response: response() }))
+        });
+        let admission = guard(store).begin(&key(), &fingerprint("a")).await.unwrap();
+        assert_eq!(admission, Admission::Replay(response()));
+    }
+
+    #[tokio::test]
+    async fn the_same_key_with_another_request_is_refused() {
+        for record in [
+            IdempotencyRecord::Completed { fingerprint: fingerprint("other"), response: response() },
+            IdempotencyRecord::InFlight { fingerprint: fingerprint("other") },
+        ] {
+            let mut store = MockIdempotencyStore::new();
+            store.expect_claim().returning(|_, _| Err(RepoError::AlreadyExists));
+            store.expect_get().returning(move |_| Ok(Some(record.clone())));
+            let error = guard(store).begin(&key(), &fingerprint("a")).await.unwrap_err();
+            assert!(matches!(error, IdempotencyError::KeyReused), "{error:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_while_the_first_is_in_flight_is_refused() {
+        let mut store = MockIdempotencyStore::new();
+        store.expect_claim().returning(|_, _| Err(RepoError::AlreadyExists));
+        store.expect_get().returning(|_| Ok(Some(IdempotencyRecord::InFlight { fingerprint: fingerprint("a") })));
+        let error = guard(store).begin(&key(), &fingerprint("a")).await.unwrap_err();
+        assert!(matches!(error, IdempotencyError::InFlight), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_record_that_expired_meanwhile_is_claimed_again() {
+        let mut store = MockIdempotencyStore::new();
+        let mut order = Sequence::new();
+        store.expect_claim().times(1).in_sequence(&mut order).returning(|_, _| Err(RepoError::AlreadyExists));
+        store.expect_get().times(1).in_sequence(&mut order).returning(|_| Ok(None));
+        store.expect_claim().times(1).in_sequence(&mut order).returning(|_, _| Ok(()));
+        assert_eq!(guard(store).begin(&key(), &fingerprint("a")).await.unwrap(), Admission::Proceed);
+    }
+
+    #[tokio::test]
+    async fn storage_failures_are_unavailable() {
+        let mut store = MockIdempotencyStore::new();
+        store.expect_claim().returning(|_, _| Err(RepoError::Unavailable("down".into())));
+        store.expect_release().returning(|_| Err(RepoError::Unavailable("down".into())));
+        let guard = guard(store);
+        assert!(matches!(guard.begin(&key(), &fingerprint("a")).await, Err(IdempotencyError::Unavailable(_))));
+        assert!(matches!(guard.release(&key()).await, Err(IdempotencyError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn complete_records_the_response_under_the_key() {
+        let mut store = MockIdempotencyStore::new();
+        store
+            .expect_complete()
+            .withf(|k, f, r| *k == key() && *f == fingerprint("a") && *r == response())
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        guard(store).complete(&key(), &fingerprint("a"), &response()).await.unwrap();
+    }
+}

@@ -153,3 +153,48 @@ impl Restocks for RestockInteractor {
             .ok_or_else(|| RestockError::NotFound(instance_id.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(quantity: i64) -> RestockLine {
+        RestockLine { {{resource}}_id: {{Resource}}Id::new(), quantity }
+    }
+
+    #[test]
+    fn steps_are_one_per_line_with_stable_distinct_adjustment_ids() {
+        let request = RestockRequest { lines: vec![line(2), line(5)] };
+        let steps = restock_steps("wf-1", &request);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].adjustment_id, "restock-wf-1-0");
+        assert_eq!(steps[1].adjustment_id, "restock-wf-1-1");
+        assert_eq!((steps[0].delta, steps[1].delta), (2, 5));
+        assert_eq!(steps, restock_steps("wf-1", &request), "a replay computes the same steps");
+    }
+
+    #[test]
+    fn requests_are_validated() {
+        assert!(RestockRequest { lines: vec![] }.validate().is_err());
+        assert!(RestockRequest { lines: vec![line(0)] }.validate().is_err());
+        assert!(RestockRequest { lines: (0..=MAX_RESTOCK_LINES).map(|_| line(1)).collect() }.validate().is_err());
+        assert!(RestockRequest { lines: vec![line(1)] }.validate().is_ok());
+    }
+
+    #[tokio::test]
+    async fn start_validates_then_starts_the_workflow() {
+        let mut workflow = MockRestockWorkflow::new();
+        workflow.expect_start().times(1).returning(|_| Ok("wf-9".into()));
+        let usecase = RestockInteractor::new(Arc::new(workflow));
+        assert!(matches!(usecase.start(RestockRequest { lines: vec![] }).await, Err(RestockError::Invalid(_))));
+        assert_eq!(usecase.start(RestockRequest { lines: vec![line(1)] }).await.unwrap(), "wf-9");
+    }
+
+    #[tokio::test]
+    async fn status_of_an_unknown_run_is_not_found() {
+        let mut workflow = MockRestockWorkflow::new();
+        workflow.expect_status().returning(|_| Ok(None));
+        let usecase = RestockInteractor::new(Arc::new(workflow));
+        assert!(matches!(usecase.status("nope").await, Err(RestockError::NotFound(id)) if id == "nope"));
+    }
+}

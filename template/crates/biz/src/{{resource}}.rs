@@ -232,3 +232,49 @@ impl From<&{{Resource}}> for {{Resource}}Snapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn {{resource}}(quantity: i64) -> {{Resource}} {
+        {{Resource}}::create({{Resource}}Id::new(), {{Resource}}Input { name: "n".into(), quantity })
+    }
+
+    #[test]
+    fn ids_parse_only_uuids() {
+        let id = {{Resource}}Id::new();
+        assert_eq!({{Resource}}Id::parse(&id.to_string()).unwrap(), id);
+        assert_eq!({{Resource}}Id::parse("42").unwrap_err().field, "id");
+    }
+
+    #[test]
+    fn adjust_never_goes_below_zero_or_overflows() {
+        let mut item = {{resource}}(3);
+        assert!(item.adjust("a", -4).is_err());
+        assert_eq!((item.quantity, item.version), (3, 1), "a refused adjustment changes nothing");
+        item.quantity = i64::MAX;
+        assert!(item.adjust("b", 1).is_err());
+    }
+
+    #[test]
+    fn only_the_most_recent_adjustments_are_remembered() {
+        let mut item = {{resource}}(0);
+        for n in 0..=REMEMBERED_ADJUSTMENTS {
+            item.adjust(&format!("adj-{n}"), 1).unwrap();
+        }
+        assert!(!item.has_applied("adj-0"));
+        assert!(item.has_applied(&format!("adj-{REMEMBERED_ADJUSTMENTS}")));
+        assert_eq!(item.applied_adjustments.len(), REMEMBERED_ADJUSTMENTS);
+    }
+
+    #[test]
+    fn events_name_their_type() {
+        let item = {{resource}}(1);
+        let created = {{Resource}}Event::Created { {{resource}}: (&item).into() };
+        assert_eq!(created.event_type(), "{{resource}}.created");
+        let json = serde_json::to_value(&created).unwrap();
+        assert_eq!(json["type"], "created");
+        assert_eq!(json["{{resource}}"]["id"], item.id.to_string());
+    }
+}

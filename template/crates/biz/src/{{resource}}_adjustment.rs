@@ -87,3 +87,65 @@ impl {{Resource}}Adjustments for {{Resource}}AdjustmentHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::RepoError;
+    use crate::{{resource}}::{Etag, Stored, ValidationError, {{Resource}}, {{Resource}}Input};
+    use crate::{{resource}}_usecase::Mock{{Resource}}Usecase;
+
+    fn handler(usecase: Mock{{Resource}}Usecase) -> {{Resource}}AdjustmentHandler {
+        {{Resource}}AdjustmentHandler::new(Arc::new(usecase))
+    }
+
+    #[tokio::test]
+    async fn the_event_id_is_the_adjustment_id() {
+        let id = {{Resource}}Id::new();
+        let mut usecase = Mock{{Resource}}Usecase::new();
+        usecase
+            .expect_adjust()
+            .withf(move |target, adjustment_id, delta| *target == id && adjustment_id == "evt-1" && *delta == 3)
+            .times(1)
+            .returning(move |_, _, _| {
+                let {{resource}} = {{Resource}}::create(id, {{Resource}}Input { name: "a".into(), quantity: 3 });
+                Ok(Stored { value: {{resource}}, etag: Etag("2".into()) })
+            });
+        let data = json!({"{{resource}}_id": id.to_string(), "delta": 3});
+        assert_eq!(handler(usecase).handle("evt-1", &data).await, Disposition::Success);
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_are_dropped_without_calling_the_usecase() {
+        let usecase = Mock{{Resource}}Usecase::new();
+        let handler = handler(usecase);
+        for data in [
+            json!("not an object"),
+            json!({"delta": 1}),
+            json!({"{{resource}}_id": "not-a-uuid", "delta": 1}),
+            json!({"{{resource}}_id": {{Resource}}Id::new().to_string(), "delta": "one"}),
+            json!({"{{resource}}_id": {{Resource}}Id::new().to_string(), "delta": 1, "extra": true}),
+        ] {
+            assert_eq!(handler.handle("evt", &data).await, Disposition::Drop, "{data}");
+        }
+    }
+
+    #[tokio::test]
+    async fn dispositions_follow_the_error_kind() {
+        type MakeError = fn({{Resource}}Id) -> {{Resource}}Error;
+        let cases: Vec<(MakeError, Disposition)> = vec![
+            (|_| ValidationError::new("delta", "below zero").into(), Disposition::Drop),
+            ({{Resource}}Error::NotFound, Disposition::Drop),
+            ({{Resource}}Error::Contended, Disposition::Retry),
+            (|_| {{Resource}}Error::Unavailable(RepoError::Unavailable("down".into())), Disposition::Retry),
+        ];
+        for (error, expected) in cases {
+            let mut usecase = Mock{{Resource}}Usecase::new();
+            usecase.expect_adjust().times(1).returning(move |id, _, _| Err(error(id)));
+            let data = json!({"{{resource}}_id": {{Resource}}Id::new().to_string(), "delta": -1});
+            assert_eq!(handler(usecase).handle("evt", &data).await, expected);
+        }
+    }
+}

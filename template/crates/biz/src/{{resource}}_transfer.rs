@@ -143,3 +143,134 @@ impl {{Resource}}Transfers for {{Resource}}TransferInteractor {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mockall::Sequence;
+
+    use super::*;
+    use crate::lock::{Lease, MockDistributedLock};
+    use crate::{{resource}}::{Etag, {{Resource}}Input};
+    use crate::{{resource}}_repo::Mock{{Resource}}Repo;
+
+    fn stored(quantity: i64, etag: &str) -> Stored<{{Resource}}> {
+        let {{resource}} = {{Resource}}::create({{Resource}}Id::new(), {{Resource}}Input { name: "n".into(), quantity });
+        Stored { value: {{resource}}, etag: Etag(etag.into()) }
+    }
+
+    fn lease(resource: &str) -> Lease {
+        Lease { resource: resource.into(), owner: "me".into() }
+    }
+
+    /// A lock that grants everything, in sequence, and expects every lease back in reverse order.
+    fn granting_lock(resources: &[String], order: &mut Sequence) -> MockDistributedLock {
+        let mut sorted = resources.to_vec();
+        sorted.sort();
+        let mut lock = MockDistributedLock::new();
+        for resource in &sorted {
+            let name = resource.clone();
+            lock.expect_try_acquire()
+                .withf(move |r, lease| *r == name && *lease == TRANSFER_LEASE_SECONDS)
+                .times(1)
+                .in_sequence(order)
+                .returning(|r, _| Ok(Some(lease(r))));
+        }
+        lock
+    }
+
+    fn expect_releases(lock: &mut MockDistributedLock, resources: &[String], order: &mut Sequence) {
+        let mut sorted = resources.to_vec();
+        sorted.sort();
+        for resource in sorted.into_iter().rev() {
+            lock.expect_release()
+                .withf(move |lease| lease.resource == resource)
+                .times(1)
+                .in_sequence(order)
+                .returning(|_| Ok(()));
+        }
+    }
+
+    #[tokio::test]
+    async fn transfer_locks_both_reads_writes_once_and_releases_in_reverse() {
+        let (source, target) = (stored(10, "s1"), stored(1, "t1"));
+        let (from, to) = (source.value.id, target.value.id);
+        let resources = [lock_resource(from), lock_resource(to)];
+        let mut order = Sequence::new();
+        let mut lock = granting_lock(&resources, &mut order);
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_get().with(mockall::predicate::eq(from)).times(1).in_sequence(&mut order).returning(move |_| Ok(source.clone()));
+        repo.expect_get().with(mockall::predicate::eq(to)).times(1).in_sequence(&mut order).returning(move |_| Ok(target.clone()));
+        repo.expect_replace_all()
+            .withf(|all| {
+                all.len() == 2
+                    && all[0].etag.0 == "s1"
+                    && all[0].{{resource}}.quantity == 6
+                    && all[1].etag.0 == "t1"
+                    && all[1].{{resource}}.quantity == 5
+                    && matches!(all[0].event, {{Resource}}Event::Adjusted { delta: -4, .. })
+                    && matches!(all[1].event, {{Resource}}Event::Adjusted { delta: 4, .. })
+            })
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_| Ok(vec![Etag("s2".into()), Etag("t2".into())]));
+        expect_releases(&mut lock, &resources, &mut order);
+
+        let usecase = {{Resource}}TransferInteractor::new(Arc::new(repo), Arc::new(lock));
+        let done = usecase.transfer("tr-1".into(), from, to, 4).await.unwrap();
+        assert_eq!((done.from.value.quantity, done.to.value.quantity), (6, 5));
+        assert!(done.from.value.has_applied("tr-1") && done.to.value.has_applied("tr-1"));
+    }
+
+    #[tokio::test]
+    async fn insufficient_quantity_is_refused_and_the_locks_are_still_released() {
+        let (source, target) = (stored(2, "s1"), stored(1, "t1"));
+        let (from, to) = (source.value.id, target.value.id);
+        let resources = [lock_resource(from), lock_resource(to)];
+        let mut order = Sequence::new();
+        let mut lock = granting_lock(&resources, &mut order);
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_get().with(mockall::predicate::eq(from)).returning(move |_| Ok(source.clone()));
+        repo.expect_get().with(mockall::predicate::eq(to)).returning(move |_| Ok(target.clone()));
+        expect_releases(&mut lock, &resources, &mut order);
+        let usecase = {{Resource}}TransferInteractor::new(Arc::new(repo), Arc::new(lock));
+        let error = usecase.transfer("tr".into(), from, to, 5).await.unwrap_err();
+        assert!(matches!(error, TransferError::Invalid(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_means_busy_and_only_what_was_taken_is_released() {
+        let (from, to) = ({{Resource}}Id::new(), {{Resource}}Id::new());
+        let mut resources = [lock_resource(from), lock_resource(to)];
+        resources.sort();
+        let mut order = Sequence::new();
+        let mut lock = MockDistributedLock::new();
+        let first = resources[0].clone();
+        lock.expect_try_acquire()
+            .withf(move |r, _| *r == first)
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|r, _| Ok(Some(lease(r))));
+        lock.expect_try_acquire().times(1).in_sequence(&mut order).returning(|_, _| Ok(None));
+        let taken = resources[0].clone();
+        lock.expect_release()
+            .withf(move |lease| lease.resource == taken)
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_| Ok(()));
+        let usecase = {{Resource}}TransferInteractor::new(Arc::new(Mock{{Resource}}Repo::new()), Arc::new(lock));
+        let error = usecase.transfer("tr".into(), from, to, 1).await.unwrap_err();
+        assert!(matches!(error, TransferError::Busy(ref r) if *r == resources[1]), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused_before_locking() {
+        let usecase = {{Resource}}TransferInteractor::new(
+            Arc::new(Mock{{Resource}}Repo::new()),
+            Arc::new(MockDistributedLock::new()),
+        );
+        let id = {{Resource}}Id::new();
+        assert!(matches!(usecase.transfer("t".into(), id, id, 1).await, Err(TransferError::Invalid(_))));
+        let other = {{Resource}}Id::new();
+        assert!(matches!(usecase.transfer("t".into(), id, other, 0).await, Err(TransferError::Invalid(_))));
+    }
+}

@@ -172,3 +172,238 @@ impl {{Resource}}Usecase for {{Resource}}Interactor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mockall::Sequence;
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::{{resource}}_repo::Mock{{Resource}}Repo;
+
+    fn input(name: &str, quantity: i64) -> {{Resource}}Input {
+        {{Resource}}Input { name: name.into(), quantity }
+    }
+
+    fn stored(quantity: i64, etag: &str) -> Stored<{{Resource}}> {
+        let mut {{resource}} = {{Resource}}::create({{Resource}}Id::new(), input("first", quantity));
+        {{resource}}.version = 3;
+        Stored { value: {{resource}}, etag: Etag(etag.into()) }
+    }
+
+    fn interactor(repo: Mock{{Resource}}Repo) -> {{Resource}}Interactor {
+        {{Resource}}Interactor::new(Arc::new(repo))
+    }
+
+    #[tokio::test]
+    async fn create_validates_stores_and_publishes_created() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_insert()
+            .withf(|{{resource}}, event| {
+                {{resource}}.name == "trimmed"
+                    && {{resource}}.version == 1
+                    && *event == {{Resource}}Event::Created { {{resource}}: {{resource}}.into() }
+            })
+            .times(1)
+            .returning(|_, _| Ok(Etag("1".into())));
+        let created = interactor(repo).create(input("  trimmed ", 5)).await.unwrap();
+        assert_eq!((created.value.quantity, created.etag), (5, Etag("1".into())));
+    }
+
+    #[tokio::test]
+    async fn create_refuses_invalid_input_without_touching_storage() {
+        let repo = Mock{{Resource}}Repo::new(); // no expectation: any call fails the test
+        let usecase = interactor(repo);
+        for (bad, field) in [(input(" ", 1), "name"), (input("ok", -1), "quantity"), (input(&"x".repeat(201), 1), "name")] {
+            match usecase.create(bad).await {
+                Err({{Resource}}Error::Invalid(error)) => assert_eq!(error.field, field),
+                other => panic!("expected Invalid({field}), got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn create_reports_storage_failure_as_unavailable() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_insert().returning(|_, _| Err(RepoError::Unavailable("sidecar down".into())));
+        let error = interactor(repo).create(input("a", 1)).await.unwrap_err();
+        assert!(matches!(error, {{Resource}}Error::Unavailable(RepoError::Unavailable(_))), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn get_maps_not_found() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_get().returning(|_| Err(RepoError::NotFound));
+        let id = {{Resource}}Id::new();
+        assert!(matches!(interactor(repo).get(id).await, Err({{Resource}}Error::NotFound(missing)) if missing == id));
+    }
+
+    #[tokio::test]
+    async fn list_passes_the_page_request_through() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let page = PageRequest::new(Some(2), Some("4".into())).unwrap();
+        repo.expect_list()
+            .with(eq(page.clone()))
+            .times(1)
+            .returning(|_| Ok(Page { items: vec![], next_token: None }));
+        assert_eq!(interactor(repo).list(page).await.unwrap().items, vec![]);
+    }
+
+    #[tokio::test]
+    async fn update_without_if_match_is_refused_before_any_read() {
+        let repo = Mock{{Resource}}Repo::new();
+        let id = {{Resource}}Id::new();
+        let error = interactor(repo).update(id, input("a", 1), None).await.unwrap_err();
+        assert!(matches!(error, {{Resource}}Error::VersionRequired(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn update_with_a_stale_version_reads_but_never_writes() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let current = stored(1, "7");
+        let id = current.value.id;
+        repo.expect_get().times(1).returning(move |_| Ok(current.clone()));
+        let error = interactor(repo)
+            .update(id, input("a", 1), Some(Etag("6".into())))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, {{Resource}}Error::StaleVersion(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn update_reads_then_replaces_the_version_given_and_publishes_updated() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let mut order = Sequence::new();
+        let current = stored(1, "7");
+        let id = current.value.id;
+        repo.expect_get()
+            .with(eq(id))
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(move |_| Ok(current.clone()));
+        repo.expect_replace()
+            .withf(|{{resource}}, etag, event| {
+                etag.0 == "7"
+                    && {{resource}}.name == "renamed"
+                    && {{resource}}.version == 4
+                    && matches!(event, {{Resource}}Event::Updated { .. })
+            })
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_, _, _| Ok(Etag("8".into())));
+        let updated = interactor(repo)
+            .update(id, input("renamed", 9), Some(Etag("7".into())))
+            .await
+            .unwrap();
+        assert_eq!((updated.value.quantity, updated.etag), (9, Etag("8".into())));
+    }
+
+    #[tokio::test]
+    async fn update_losing_the_race_in_the_store_is_stale() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let current = stored(1, "7");
+        let id = current.value.id;
+        repo.expect_get().returning(move |_| Ok(current.clone()));
+        repo.expect_replace().times(1).returning(|_, _, _| Err(RepoError::Conflict));
+        let error = interactor(repo)
+            .update(id, input("a", 1), Some(Etag("7".into())))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, {{Resource}}Error::StaleVersion(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn update_of_a_missing_record_is_not_found() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_get().returning(|_| Err(RepoError::NotFound));
+        let error = interactor(repo)
+            .update({{Resource}}Id::new(), input("a", 1), Some(Etag("1".into())))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, {{Resource}}Error::NotFound(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn delete_without_if_match_deletes_the_version_it_read() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let current = stored(1, "7");
+        let id = current.value.id;
+        repo.expect_get().returning(move |_| Ok(current.clone()));
+        repo.expect_delete()
+            .withf(move |deleted, etag, event| {
+                *deleted == id && etag.0 == "7" && *event == {{Resource}}Event::Deleted { id, version: 3 }
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        interactor(repo).delete(id, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn delete_conflicts_depend_on_whether_the_client_named_a_version() {
+        for (if_match, stale) in [(Some(Etag("7".into())), true), (None, false)] {
+            let mut repo = Mock{{Resource}}Repo::new();
+            let current = stored(1, "7");
+            let id = current.value.id;
+            repo.expect_get().returning(move |_| Ok(current.clone()));
+            repo.expect_delete().returning(|_, _, _| Err(RepoError::Conflict));
+            let error = interactor(repo).delete(id, if_match).await.unwrap_err();
+            if stale {
+                assert!(matches!(error, {{Resource}}Error::StaleVersion(_)), "{error:?}");
+            } else {
+                assert!(matches!(error, {{Resource}}Error::Contended(_)), "{error:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn delete_with_a_stale_if_match_never_writes() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let current = stored(1, "7");
+        let id = current.value.id;
+        repo.expect_get().returning(move |_| Ok(current.clone()));
+        let error = interactor(repo).delete(id, Some(Etag("2".into()))).await.unwrap_err();
+        assert!(matches!(error, {{Resource}}Error::StaleVersion(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn adjust_retries_conflicts_with_the_adjust_policy_and_applies_once() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        let current = stored(10, "7");
+        let id = current.value.id;
+        repo.expect_modify()
+            .withf(move |target, _, policy| *target == id && *policy == ADJUST_RETRIES)
+            .times(1)
+            .returning(move |_, change, _| {
+                // Run the change as the adapter would: once on a fresh record, once on a record
+                // that already carries this adjustment (a redelivery).
+                let mut fresh = current.value.clone();
+                let event = change(&mut fresh).unwrap();
+                assert!(matches!(event, Some({{Resource}}Event::Adjusted { delta: -4, .. })));
+                assert_eq!((fresh.quantity, fresh.version), (6, 4));
+                let mut again = fresh.clone();
+                assert_eq!(change(&mut again).unwrap(), None, "a redelivery changes nothing");
+                assert_eq!(again, fresh);
+                Ok(Stored { value: fresh, etag: Etag("8".into()) })
+            });
+        let adjusted = interactor(repo).adjust(id, "event-1".into(), -4).await.unwrap();
+        assert_eq!(adjusted.value.quantity, 6);
+    }
+
+    #[tokio::test]
+    async fn adjust_maps_every_failure() {
+        type Expectation = fn(&{{Resource}}Error) -> bool;
+        let cases: Vec<(ModifyError, Expectation)> = vec![
+            (ValidationError::new("delta", "below zero").into(), |e| matches!(e, {{Resource}}Error::Invalid(_))),
+            (RepoError::NotFound.into(), |e| matches!(e, {{Resource}}Error::NotFound(_))),
+            (RepoError::Conflict.into(), |e| matches!(e, {{Resource}}Error::Contended(_))),
+            (RepoError::Unavailable("down".into()).into(), |e| matches!(e, {{Resource}}Error::Unavailable(_))),
+        ];
+        for (failure, expected) in cases {
+            let mut repo = Mock{{Resource}}Repo::new();
+            let mut failure = Some(failure);
+            repo.expect_modify().times(1).returning(move |_, _, _| Err(failure.take().unwrap()));
+            let error = interactor(repo).adjust({{Resource}}Id::new(), "e".into(), 1).await.unwrap_err();
+            assert!(expected(&error), "{error:?}");
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cargo_generate::{GenerateArgs, TemplatePath, Vcs};
 
-use crate::template;
+use crate::{input, template};
 
 /// What `daprgen new` was asked for.
 #[derive(Debug, Clone)]
@@ -19,7 +19,29 @@ pub struct NewService {
 }
 
 /// Renders the template. Returns the directory of the new service.
+///
+/// Bad input writes nothing: the name and the `--define`s are checked first, and if the
+/// template's own hook refuses them after cargo-generate has created the service's directory,
+/// that directory is removed again.
 pub fn run(request: NewService) -> anyhow::Result<PathBuf> {
+    input::check_service_name(&request.name)?;
+    input::check_defines(&request.defines, template::config())?;
+    let parent = match &request.destination {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("finding the current directory")?,
+    };
+    // The name is one plain path component that cargo-generate keeps as given (checked above).
+    let service_dir = parent.join(&request.name);
+    let existed = service_dir.symlink_metadata().is_ok();
+    let result = generate(request);
+    if result.is_err() && !existed && service_dir.symlink_metadata().is_ok() {
+        // Best effort: the error being reported matters more than one about cleaning up.
+        let _ = std::fs::remove_dir_all(&service_dir);
+    }
+    result
+}
+
+fn generate(request: NewService) -> anyhow::Result<PathBuf> {
     let scratch = tempfile::TempDir::with_prefix("daprgen-template-")?;
     template::extract_to(scratch.path())?;
     // cargo-generate reads the author from $USER; CI and containers may not set it.
@@ -41,5 +63,12 @@ pub fn run(request: NewService) -> anyhow::Result<PathBuf> {
         no_workspace: true,
         ..GenerateArgs::default()
     };
-    cargo_generate::generate(args).with_context(|| format!("generating service {:?}", request.name))
+    cargo_generate::generate(args).map_err(|error| {
+        let text = format!("{error:#}");
+        match input::hook_message(&text) {
+            // The template's hook refused the input: its message says what and how to fix it.
+            Some(message) => anyhow::anyhow!("{message}"),
+            None => error.context(format!("generating service {:?}", request.name)),
+        }
+    })
 }

@@ -14,3 +14,11 @@ pub fn extract_to(dir: &Path) -> anyhow::Result<()> {
         .extract(dir)
         .with_context(|| format!("writing the embedded template to {}", dir.display()))
 }
+
+/// The template's `cargo-generate.toml`: its placeholders are what `--define` may set.
+pub fn config() -> &'static str {
+    TEMPLATE
+        .get_file("cargo-generate.toml")
+        .and_then(|file| file.contents_utf8())
+        .expect("template/cargo-generate.toml is embedded")
+}

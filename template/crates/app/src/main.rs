@@ -1,1 +1,10 @@
-fn main() {}
+//! Starts {{project-name}}: configuration, telemetry, then the application until SIGTERM/SIGINT.
+
+use {{service_snake}}::{Application, Settings, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    telemetry::init(&settings.telemetry)?;
+    Application::build(settings).await?.run_until_stopped().await
+}

@@ -13,6 +13,9 @@ pub enum RepoError {
     /// A record with this key already exists (a first-write insert lost).
     #[error("already exists")]
     AlreadyExists,
+    /// A page token this store did not issue: the caller's mistake, not a storage failure.
+    #[error("invalid page token: {0}")]
+    InvalidPageToken(String),
     /// Stored data that cannot be read back: a bug or a foreign writer, not a retryable fault.
     #[error("corrupt record: {0}")]
     Corrupt(String),

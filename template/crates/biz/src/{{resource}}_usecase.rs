@@ -106,7 +106,10 @@ impl {{Resource}}Usecase for {{Resource}}Interactor {
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<{{Resource}}>, {{Resource}}Error> {
-        self.repo.list(&page).await.map_err({{Resource}}Error::Unavailable)
+        self.repo.list(&page).await.map_err(|error| match error {
+            RepoError::InvalidPageToken(reason) => ValidationError::new("page_token", reason).into(),
+            other => {{Resource}}Error::Unavailable(other),
+        })
     }
 
     async fn update(
@@ -247,6 +250,18 @@ mod tests {
             .times(1)
             .returning(|_| Ok(Page { items: vec![], next_token: None }));
         assert_eq!(interactor(repo).list(page).await.unwrap().items, vec![]);
+    }
+
+    #[tokio::test]
+    async fn list_reports_a_foreign_page_token_as_invalid_input() {
+        let mut repo = Mock{{Resource}}Repo::new();
+        repo.expect_list()
+            .returning(|_| Err(RepoError::InvalidPageToken("not issued by this service".into())));
+        let page = PageRequest::new(None, Some("garbage".into())).unwrap();
+        match interactor(repo).list(page).await {
+            Err({{Resource}}Error::Invalid(error)) => assert_eq!(error.field, "page_token"),
+            other => panic!("expected Invalid(page_token), got {other:?}"),
+        }
     }
 
     #[tokio::test]

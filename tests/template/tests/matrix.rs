@@ -72,12 +72,18 @@ const STEPS: &[(&str, &[&str])] = &[
     ("test", &["test", "--workspace"]),
 ];
 
+/// The generated integration tests against real sidecars, run for the default combination and
+/// the first SQLite one (they need the runtime `make dapr` installs, as the rest of CI does).
+const INTEGRATION_STEP: (&str, &[&str]) = ("integration", &["test", "-p", "integration-tests"]);
+
 struct Case {
     index: usize,
     combination: Combination,
     resource: Resource,
     /// The all-defaults case passes no `--define` at all, as `cargo generate --name x` would.
     defines: Vec<String>,
+    /// Whether its integration tests run against real sidecars too.
+    integration: bool,
 }
 
 impl Case {
@@ -105,7 +111,7 @@ impl Case {
 }
 
 fn cases() -> Vec<Case> {
-    covering_set(OPTIONS)
+    let mut cases: Vec<Case> = covering_set(OPTIONS)
         .into_iter()
         .enumerate()
         .map(|(index, combination)| {
@@ -116,6 +122,7 @@ fn cases() -> Vec<Case> {
                     combination,
                     resource: DEFAULT_RESOURCE,
                     defines: Vec::new(),
+                    integration: true,
                 }
             } else {
                 let resource = RESOURCES[(index - 1) % RESOURCES.len()];
@@ -126,10 +133,15 @@ fn cases() -> Vec<Case> {
                     combination,
                     resource,
                     defines,
+                    integration: false,
                 }
             }
         })
-        .collect()
+        .collect();
+    if let Some(sqlite) = cases.iter_mut().find(|case| case.value("state_store") == "sqlite") {
+        sqlite.integration = true;
+    }
+    cases
 }
 
 /// A failure of one case: which step, and what it said.
@@ -354,7 +366,7 @@ struct StepResult {
 }
 
 /// Runs `cargo <args>` in `dir`, output (stdout and stderr interleaved) into `log`.
-fn cargo(dir: &Path, args: &[&str], target: &Path, log: &Path, timeout: Duration) -> StepResult {
+fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)], target: &Path, log: &Path, timeout: Duration) -> StepResult {
     let started = Instant::now();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -367,7 +379,8 @@ fn cargo(dir: &Path, args: &[&str], target: &Path, log: &Path, timeout: Duration
         .env("CARGO_INCREMENTAL", "0")
         // Smaller test binaries, faster links; backtraces keep their line numbers.
         .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
-        .env("CARGO_TERM_COLOR", "never");
+        .env("CARGO_TERM_COLOR", "never")
+        .envs(env.iter().copied());
     for (name, _) in std::env::vars_os() {
         if let Some(name) = name.to_str().filter(|n| set_by_outer_cargo(n)) {
             command.env_remove(name);
@@ -574,11 +587,17 @@ fn every_combination_renders_builds_lints_and_passes_its_tests() {
                         detail,
                     });
                 }
-                for (step, args) in STEPS {
+                let integration = case.integration.then_some(INTEGRATION_STEP);
+                for (step, args) in STEPS.iter().copied().chain(integration) {
+                    let env: &[(&str, &str)] = if step == "integration" {
+                        &[("DAPR_INTEGRATION", "1")]
+                    } else {
+                        &[]
+                    };
                     let log = work.join(format!("{service}.{step}.log"));
                     let shown = format!("cargo {}", args.join(" "));
                     progress(format_args!("  {shown} ..."));
-                    let result = cargo(&dir, args, &target, &log, timeout);
+                    let result = cargo(&dir, args, env, &target, &log, timeout);
                     let _ = write!(timing, " {step} {}", seconds(result.duration));
                     if result.ok {
                         progress(format_args!("  {shown}: ok ({})", seconds(result.duration)));

@@ -1,6 +1,4 @@
 //! The gRPC API against a real sidecar: the whole round trip, versions, and bad input.
-//!
-//! Ignored unless built with `DAPR_INTEGRATION=1` (see README.md).
 
 use api::{{service_snake}}::v1::{
     CreateRequest, DeleteRequest, GetRequest, ListRequest, UpdateRequest, {{Resource}}, {{resource}}_service_client::{{Resource}}ServiceClient,
@@ -9,8 +7,14 @@ use support::TestService;
 use tonic::Code;
 use tonic::transport::Channel;
 
-async fn service() -> (TestService, {{Resource}}ServiceClient<Channel>) {
-    let service = TestService::start().await.expect("the service and its sidecar start");
+{%- unless http %}
+
+use crate::back_off;
+{%- endunless %}
+use crate::service;
+
+async fn service_and_client() -> (TestService, {{Resource}}ServiceClient<Channel>) {
+    let service = service().await;
     let client = service.grpc_client().await.expect("a gRPC connection to the service");
     (service, client)
 }
@@ -22,7 +26,7 @@ fn update(id: &str, name: &str, quantity: i64, etag: &str) -> UpdateRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]
 async fn create_read_update_delete_round_trip() {
-    let (_service, mut client) = service().await;
+    let (_service, mut client) = service_and_client().await;
 
     let created = client.create(CreateRequest { name: " Blue widget ".into(), quantity: 3 }).await.unwrap().into_inner();
     assert_eq!((created.name.as_str(), created.quantity, created.version), ("Blue widget", 3, 1));
@@ -51,7 +55,7 @@ async fn create_read_update_delete_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]
 async fn an_update_needs_the_current_etag() {
-    let (_service, mut client) = service().await;
+    let (_service, mut client) = service_and_client().await;
     let created = client.create(CreateRequest { name: "widget".into(), quantity: 1 }).await.unwrap().into_inner();
 
     let missing = client.update(update(&created.id, "no etag", 2, "")).await.unwrap_err();
@@ -72,7 +76,7 @@ async fn an_update_needs_the_current_etag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]
 async fn bad_input_is_invalid_argument() {
-    let (_service, mut client) = service().await;
+    let (_service, mut client) = service_and_client().await;
     let created = client.create(CreateRequest { name: "target".into(), quantity: 1 }).await.unwrap().into_inner();
 
     let statuses = [
@@ -102,15 +106,6 @@ async fn bad_input_is_invalid_argument() {
 }
 {%- unless http %}
 
-/// What a well-behaved client does after a conflict: wait a random while, up to twice as long
-/// after each conflict in a row (at most about a second), so that contending writers spread out
-/// instead of all re-reading at once, every one of them but the winner for nothing. Without it,
-/// 64 writers on one SQLite-backed record spend minutes refusing each other.
-async fn back_off(conflicts_in_a_row: u32) {
-    let ceiling_ms = 1u64 << conflicts_in_a_row.min(10);
-    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(0..=ceiling_ms))).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]
 async fn concurrent_writers_never_lose_an_increment() {
@@ -124,7 +119,7 @@ async fn concurrent_writers_never_lose_an_increment() {
     const WRITERS: i64 = 64;
     const INCREMENTS: i64 = 20;
 {%- endif %}
-    let (_service, mut client) = service().await;
+    let (_service, mut client) = service_and_client().await;
     let created = client.create(CreateRequest { name: "counter".into(), quantity: 0 }).await.unwrap().into_inner();
 
     let mut writers = tokio::task::JoinSet::new();

@@ -1,13 +1,8 @@
 //! The service's life: probes that tell the truth about the sidecar, and a clean stop.
-//!
-//! Ignored unless built with `DAPR_INTEGRATION=1` (see README.md).
 
 use reqwest::StatusCode;
-use support::TestService;
 
-async fn service() -> TestService {
-    TestService::start().await.expect("the service and its sidecar start")
-}
+use crate::service;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]

@@ -1,24 +1,20 @@
 //! Events, through the real pub/sub: every committed change publishes exactly one domain event
 //! (through the state store's outbox), a redelivered adjustment request has one effect, a
 //! malformed one is dead-lettered, and only the sidecar may deliver events.
-//!
-//! Ignored unless built with `DAPR_INTEGRATION=1` (see README.md).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{ADJUSTMENTS_DEAD_LETTER_TOPIC, ADJUSTMENTS_TOPIC, API_TOKEN_HEADER, ReceivedEvent, Refusal, TestService};
+use support::{ADJUSTMENTS_DEAD_LETTER_TOPIC, ADJUSTMENTS_TOPIC, API_TOKEN_HEADER, ReceivedEvent, Refusal};
+
+use crate::service;
 
 /// Longest wait for one expected event.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Well above the outbox's publication delay (about 1 s): an event not seen by then is not coming.
 const QUIET_PERIOD: Duration = Duration::from_secs(3);
-
-async fn service() -> TestService {
-    TestService::start().await.expect("the service and its sidecar start")
-}
 
 fn adjustment_id() -> String {
     format!("adjustment-{}", uuid::Uuid::new_v4())

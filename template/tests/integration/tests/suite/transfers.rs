@@ -1,16 +1,12 @@
 //! Transfers between {{resources}} under the distributed lock: each moves quantity exactly once,
 //! and concurrent transfers never create or destroy any.
-//!
-//! Ignored unless built with `DAPR_INTEGRATION=1` (see README.md).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{Refusal, TestService};
+use support::Refusal;
 
-async fn service() -> TestService {
-    TestService::start().await.expect("the service and its sidecar start")
-}
+use crate::service;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]

@@ -1,7 +1,5 @@
 //! The HTTP API against a real sidecar: the whole round trip, versions (`ETag` / `If-Match`),
 //! concurrent writers, idempotent creates, and bad input.
-//!
-//! Ignored unless built with `DAPR_INTEGRATION=1` (see README.md).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,12 +9,9 @@ use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH, LOCATION};
 use serde_json::{Value, json};
 use support::TestService;
 
-const PROBLEM_JSON: &str = "application/problem+json";
+use crate::{back_off, service};
 
-/// Starts the service, failing the test with the reason when it does not come up.
-async fn service() -> TestService {
-    TestService::start().await.expect("the service and its sidecar start")
-}
+const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Creates a {{resource}} and returns its body and ETag.
 async fn create(service: &TestService, name: &str, quantity: i64) -> (Value, String) {
@@ -166,15 +161,6 @@ async fn an_update_needs_the_current_version() {
     assert_eq!(header(&read, ETAG), second_etag, "refused writes change nothing");
     let read: Value = read.json().await.unwrap();
     assert_eq!((read["name"].as_str(), read["version"].as_u64()), (Some("second"), Some(2)));
-}
-
-/// What a well-behaved client does after a conflict: wait a random while, up to twice as long
-/// after each conflict in a row (at most about a second), so that contending writers spread out
-/// instead of all re-reading at once, every one of them but the winner for nothing. Without it,
-/// 64 writers on one SQLite-backed record spend minutes refusing each other.
-async fn back_off(conflicts_in_a_row: u32) {
-    let ceiling_ms = 1u64 << conflicts_in_a_row.min(10);
-    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(0..=ceiling_ms))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,17 +1,13 @@
 //! Restock runs on Dapr Workflow: started over the API, run by the workflow engine to the end.
-//!
-//! Ignored unless built with `DAPR_INTEGRATION=1` (see README.md).
 
 use std::time::{Duration, Instant};
 
-use support::{Refusal, RestockProgress, TestService};
+use support::{Refusal, RestockProgress};
+
+use crate::service;
 
 /// Longest a two-line run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-
-async fn service() -> TestService {
-    TestService::start().await.expect("the service and its sidecar start")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(dapr_integration), ignore = "needs a Dapr runtime: run with DAPR_INTEGRATION=1 (tests/integration/README.md)")]

@@ -212,12 +212,22 @@ async fn transaction_rejected_before_commit_publishes_nothing() {
     assert_quiet(&mut events).await;
 }
 
-#[tokio::test]
-async fn redis_stale_etag_transaction_is_not_atomic_and_publishes_every_upsert() {
+/// What a store does with a transaction that meets a stale ETag: two committed versions of
+/// order-1 (their two events received), then one transaction inserting order-2 and writing
+/// order-1 over the first, now stale, ETag. Returns what the tests need to look at the outcome.
+struct StaleTransaction {
+    _redis: Redis,
+    _daprd: Daprd,
+    client: RawDaprClient,
+    events: mpsc::UnboundedReceiver<Value>,
+    conflict: tonic::Status,
+}
+
+async fn stale_transaction(component: &str) -> StaleTransaction {
     let (port, mut events) = start_subscriber().await;
     let redis = Redis::start().await.unwrap();
     let daprd = sidecar(&redis, port)
-        .component("state/redis-outbox.yaml")
+        .component(component)
         .start()
         .await
         .expect("daprd starts");
@@ -246,6 +256,25 @@ async fn redis_stale_etag_transaction_is_not_atomic_and_publishes_every_upsert()
     )
     .await
     .unwrap_err();
+    StaleTransaction {
+        _redis: redis,
+        _daprd: daprd,
+        client,
+        events,
+        conflict,
+    }
+}
+
+#[tokio::test]
+async fn redis_stale_etag_transaction_is_not_atomic_and_publishes_every_upsert() {
+    // The processes live as long as these bindings: `..` would drop them at once.
+    let StaleTransaction {
+        _redis: _redis_alive,
+        _daprd: _daprd_alive,
+        mut client,
+        mut events,
+        conflict,
+    } = stale_transaction("state/redis-outbox.yaml").await;
     assert_eq!(conflict.code(), tonic::Code::Internal, "{conflict:?}");
     assert!(conflict.message().contains("failed to set key"), "{conflict:?}");
 
@@ -273,38 +302,14 @@ async fn redis_stale_etag_transaction_is_not_atomic_and_publishes_every_upsert()
 
 #[tokio::test]
 async fn sqlite_stale_etag_transaction_rolls_back_and_publishes_nothing() {
-    let (port, mut events) = start_subscriber().await;
-    let redis = Redis::start().await.unwrap();
-    let daprd = sidecar(&redis, port)
-        .component("state/sqlite-outbox.yaml")
-        .start()
-        .await
-        .expect("daprd starts");
-    let mut client = daprd.grpc_client().await.unwrap();
-    transact(&mut client, vec![upsert("order-1", &order("order-1", 1), None)])
-        .await
-        .unwrap();
-    let stale_etag = read_state(&mut client, "order-1").await.1;
-    transact(
-        &mut client,
-        vec![upsert("order-1", &order("order-1", 2), Some(&stale_etag))],
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        sorted(receive_orders(&mut events, 2).await),
-        [order("order-1", 1), order("order-1", 2)]
-    );
-
-    let conflict = transact(
-        &mut client,
-        vec![
-            upsert("order-2", &order("order-2", 1), None),
-            upsert("order-1", &order("order-1", 3), Some(&stale_etag)),
-        ],
-    )
-    .await
-    .unwrap_err();
+    // The processes live as long as these bindings: `..` would drop them at once.
+    let StaleTransaction {
+        _redis: _redis_alive,
+        _daprd: _daprd_alive,
+        mut client,
+        mut events,
+        conflict,
+    } = stale_transaction("state/sqlite-outbox.yaml").await;
     assert_eq!(conflict.code(), tonic::Code::Internal, "{conflict:?}");
     assert!(conflict.message().contains("etag mismatch"), "{conflict:?}");
     // A store with real transactions rolls the whole transaction back, commit markers included.

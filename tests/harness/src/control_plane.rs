@@ -3,6 +3,7 @@
 //! Both default to ports that collide (healthz 8080, metrics 9090, raft 8201, etcd 2379/2380):
 //! every one of them is given a free loopback port here.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,92 +18,97 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The placement service (actor placement tables, used by workflows).
 #[derive(Debug)]
-pub struct Placement {
-    port: u16,
-    _process: ManagedProcess,
-    _dir: TempDir,
-}
+pub struct Placement(ControlPlaneService);
 
 impl Placement {
     /// Starts placement with an in-memory raft store and waits for its healthz endpoint.
     pub async fn start() -> anyhow::Result<Self> {
-        let runtime = DaprRuntime::locate()?;
-        start_with_retries("placement", || async {
-            let dir = TempDir::with_prefix("harness-placement-").map_err(anyhow::Error::from)?;
-            let (port, healthz, raft) = (free_port()?, free_port()?, free_port()?);
-            let mut command = Command::new(runtime.binary("placement"));
-            command.current_dir(dir.path()).args([
-                "--port",
-                &port.to_string(),
-                "--listen-address",
-                "127.0.0.1",
-                "--healthz-port",
-                &healthz.to_string(),
-                "--healthz-listen-address",
-                "127.0.0.1",
-                "--initial-cluster",
-                &format!("dapr-placement-0=127.0.0.1:{raft}"),
-                "--enable-metrics=false",
-            ]);
-            let mut process = ManagedProcess::spawn("placement", command, &dir.path().join("placement.log"))?;
-            let url = format!("http://127.0.0.1:{healthz}/healthz");
-            process.wait_until_ready(START_TIMEOUT, || answers_2xx(&url)).await?;
-            Ok::<_, StartError>(Self {
-                port,
-                _process: process,
-                _dir: dir,
-            })
+        ControlPlaneService::start("placement", |_dir| {
+            let raft = free_port()?;
+            Ok(vec![
+                "--initial-cluster".into(),
+                format!("dapr-placement-0=127.0.0.1:{raft}"),
+            ])
         })
         .await
+        .map(Self)
     }
 
     /// `host:port` for daprd's `--placement-host-address`.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.address()
     }
 }
 
 /// The scheduler service (workflow timers and reminders, jobs), with its embedded etcd kept in
 /// a temporary directory of its own.
 #[derive(Debug)]
-pub struct Scheduler {
+pub struct Scheduler(ControlPlaneService);
+
+impl Scheduler {
+    /// Starts scheduler with a fresh embedded etcd and waits for its healthz endpoint.
+    pub async fn start() -> anyhow::Result<Self> {
+        ControlPlaneService::start("scheduler", |dir| {
+            let (etcd_client, etcd_peer) = (free_port()?, free_port()?);
+            Ok(vec![
+                "--etcd-data-dir".into(),
+                dir.join("etcd").to_string_lossy().into_owned(),
+                "--etcd-client-port".into(),
+                etcd_client.to_string(),
+                "--etcd-client-listen-address".into(),
+                "127.0.0.1".into(),
+                "--etcd-initial-cluster".into(),
+                format!("dapr-scheduler-server-0=http://127.0.0.1:{etcd_peer}"),
+                "--identity-directory-write".into(),
+                dir.join("identity").to_string_lossy().into_owned(),
+            ])
+        })
+        .await
+        .map(Self)
+    }
+
+    /// `host:port` for daprd's `--scheduler-host-address`.
+    pub fn address(&self) -> String {
+        self.0.address()
+    }
+}
+
+/// One control-plane process: its gRPC and healthz ports on loopback, metrics off, its own
+/// working directory, ready when `/healthz` answers.
+#[derive(Debug)]
+struct ControlPlaneService {
     port: u16,
     _process: ManagedProcess,
     _dir: TempDir,
 }
 
-impl Scheduler {
-    /// Starts scheduler with a fresh embedded etcd and waits for its healthz endpoint.
-    pub async fn start() -> anyhow::Result<Self> {
+impl ControlPlaneService {
+    /// Starts the runtime binary `name` with the common flags plus those `extra_args` returns
+    /// for its working directory (which picks any further free ports it needs).
+    async fn start(
+        name: &'static str,
+        extra_args: impl Fn(&Path) -> anyhow::Result<Vec<String>>,
+    ) -> anyhow::Result<Self> {
         let runtime = DaprRuntime::locate()?;
-        start_with_retries("scheduler", || async {
-            let dir = TempDir::with_prefix("harness-scheduler-").map_err(anyhow::Error::from)?;
-            let (port, healthz, etcd_client, etcd_peer) = (free_port()?, free_port()?, free_port()?, free_port()?);
-            let etcd_dir = dir.path().join("etcd");
-            let identity_dir = dir.path().join("identity");
-            let mut command = Command::new(runtime.binary("scheduler"));
-            command.current_dir(dir.path()).args([
-                "--port",
-                &port.to_string(),
-                "--listen-address",
-                "127.0.0.1",
-                "--healthz-port",
-                &healthz.to_string(),
-                "--healthz-listen-address",
-                "127.0.0.1",
-                "--etcd-data-dir",
-                &etcd_dir.to_string_lossy(),
-                "--etcd-client-port",
-                &etcd_client.to_string(),
-                "--etcd-client-listen-address",
-                "127.0.0.1",
-                "--etcd-initial-cluster",
-                &format!("dapr-scheduler-server-0=http://127.0.0.1:{etcd_peer}"),
-                "--identity-directory-write",
-                &identity_dir.to_string_lossy(),
-                "--enable-metrics=false",
-            ]);
-            let mut process = ManagedProcess::spawn("scheduler", command, &dir.path().join("scheduler.log"))?;
+        start_with_retries(name, || async {
+            let dir = TempDir::with_prefix(format!("harness-{name}-")).map_err(anyhow::Error::from)?;
+            let (port, healthz) = (free_port()?, free_port()?);
+            let mut command = Command::new(runtime.binary(name));
+            command
+                .current_dir(dir.path())
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--listen-address",
+                    "127.0.0.1",
+                    "--healthz-port",
+                    &healthz.to_string(),
+                    "--healthz-listen-address",
+                    "127.0.0.1",
+                    "--enable-metrics=false",
+                ])
+                .args(extra_args(dir.path())?);
+            let mut process = ManagedProcess::spawn(name, command, &dir.path().join(format!("{name}.log")))?;
             let url = format!("http://127.0.0.1:{healthz}/healthz");
             process.wait_until_ready(START_TIMEOUT, || answers_2xx(&url)).await?;
             Ok::<_, StartError>(Self {
@@ -114,8 +120,7 @@ impl Scheduler {
         .await
     }
 
-    /// `host:port` for daprd's `--scheduler-host-address`.
-    pub fn address(&self) -> String {
+    fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }

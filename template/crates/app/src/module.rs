@@ -22,6 +22,7 @@ use data::dapr_workflow::{DaprRestockWorkflow, DaprRestockWorkflowParameters};
 use data::dapr_{{resource}}_repo::{Dapr{{Resource}}Repo, Dapr{{Resource}}RepoParameters};
 use data::sidecar::DaprSidecar;
 use shaku::ModuleBuilder;
+// daprgen:anchor module-imports
 
 // Every component of the service: the Dapr adapters (data) and the use cases (biz). (The macro
 // takes no doc comment.)
@@ -45,6 +46,7 @@ shaku::module! {
 {%- if with_workflow %}
             RestockInteractor,
 {%- endif %}
+            // daprgen:anchor module-components
         ],
         providers = []
     }
@@ -53,13 +55,16 @@ shaku::module! {
 /// The module builder with every Dapr adapter talking to `sidecar`; call `build()` on it, after
 /// overriding components if needed.
 pub fn builder(sidecar: &DaprSidecar) -> ModuleBuilder<AppModule> {
-    AppModule::builder()
+    let builder = AppModule::builder()
         .with_component_parameters::<Dapr{{Resource}}Repo>(Dapr{{Resource}}RepoParameters { sidecar: sidecar.clone() })
-        .with_component_parameters::<DaprIdempotencyStore>(DaprIdempotencyStoreParameters { sidecar: sidecar.clone() })
+        .with_component_parameters::<DaprIdempotencyStore>(DaprIdempotencyStoreParameters { sidecar: sidecar.clone() });
 {%- if with_lock %}
-        .with_component_parameters::<DaprLock>(DaprLockParameters { sidecar: sidecar.clone() })
+    let builder = builder.with_component_parameters::<DaprLock>(DaprLockParameters { sidecar: sidecar.clone() });
 {%- endif %}
 {%- if with_workflow %}
-        .with_component_parameters::<DaprRestockWorkflow>(DaprRestockWorkflowParameters { sidecar: sidecar.clone() })
+    let builder =
+        builder.with_component_parameters::<DaprRestockWorkflow>(DaprRestockWorkflowParameters { sidecar: sidecar.clone() });
 {%- endif %}
+    // daprgen:anchor module-parameters
+    builder
 }

@@ -20,7 +20,11 @@ use service::grpc::{{Resource}}Grpc;
 use service::{HttpLimits, HttpState, ReadinessCheck};
 use shaku::HasComponent;
 use tokio::net::TcpListener;
+{%- if grpc %}
+use tonic::service::Routes;
+{%- endif %}
 use tokio::task::{JoinError, JoinSet};
+// daprgen:anchor startup-imports
 
 use crate::config::Settings;
 use crate::module::{self, AppModule};
@@ -44,7 +48,7 @@ pub struct Application {
     router: axum::Router,
 {%- if grpc %}
     grpc: TcpListener,
-    grpc_service: {{Resource}}Grpc,
+    grpc_routes: Routes,
 {%- endif %}
 {%- if with_workflow %}
     workflow_worker: Option<WorkflowWorkerSetup>,
@@ -117,6 +121,7 @@ impl Application {
             restocks: module.resolve(),
 {%- endif %}
 {%- endif %}
+            // daprgen:anchor http-state-resolve
             adjustments: module.resolve(),
             readiness,
             app_api_token: settings.dapr.app_api_token.as_ref().map(|token| token.expose().to_owned()),
@@ -131,22 +136,26 @@ impl Application {
         }
         let router = service::router(state).layer(telemetry::http_trace_layer());
 {%- if grpc %}
-        let grpc_service = {{Resource}}Grpc::new(
-            module.resolve(),
+        let grpc_routes = Routes::new(
+            {{Resource}}Grpc::new(
+                module.resolve(),
 {%- if with_lock %}
-            module.resolve(),
+                module.resolve(),
 {%- endif %}
 {%- if with_workflow %}
-            module.resolve(),
+                module.resolve(),
 {%- endif %}
+            )
+            .into_server(),
         );
+        // daprgen:anchor grpc-services
 {%- endif %}
         Ok(Self {
             http,
             router,
 {%- if grpc %}
             grpc,
-            grpc_service,
+            grpc_routes,
 {%- endif %}
 {%- if with_workflow %}
             workflow_worker: None,
@@ -191,7 +200,7 @@ impl Application {
         let grpc_port = local_port(&self.grpc);
         let grpc = tonic::transport::Server::builder()
             .layer(telemetry::grpc_trace_layer())
-            .add_service(self.grpc_service.into_server())
+            .add_routes(self.grpc_routes)
             .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(self.grpc), shutdown.triggered());
         servers.spawn(async move { ("gRPC", grpc.await.map_err(anyhow::Error::from)) });
         tracing::info!(http_port, grpc_port, "serving");

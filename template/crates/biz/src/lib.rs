@@ -19,3 +19,4 @@ pub mod {{resource}}_usecase;
 {%- if with_workflow %}
 pub mod workflow;
 {%- endif %}
+// daprgen:anchor biz-modules

@@ -17,3 +17,4 @@ mod local_lock;
 pub mod optimistic;
 pub mod sidecar;
 mod state;
+// daprgen:anchor data-modules

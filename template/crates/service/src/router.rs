@@ -22,6 +22,7 @@ use biz::{{resource}}_usecase::{{Resource}}Usecase;
 use biz::workflow::Restocks;
 {%- endif %}
 {%- endif %}
+// daprgen:anchor http-state-imports
 
 use crate::health::{self, ReadinessCheck};
 use crate::problem::{self, ApiError, ProblemKind};
@@ -64,6 +65,7 @@ pub struct HttpState {
     pub restocks: Arc<dyn Restocks>,
 {%- endif %}
 {%- endif %}
+    // daprgen:anchor http-state-fields
     /// Handles the adjustment requests the sidecar delivers.
     pub adjustments: Arc<dyn {{Resource}}Adjustments>,
     /// Decides `/readyz`.

@@ -19,6 +19,7 @@ use biz::{{resource}}_usecase::Mock{{Resource}}Usecase;
 use biz::workflow::MockRestocks;
 {%- endif %}
 {%- endif %}
+// daprgen:anchor test-mock-imports
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -39,6 +40,7 @@ pub struct Mocks {
     pub restocks: MockRestocks,
 {%- endif %}
 {%- endif %}
+    // daprgen:anchor test-mock-fields
     pub adjustments: Mock{{Resource}}Adjustments,
     pub readiness: Option<Arc<dyn ReadinessCheck>>,
     pub app_api_token: Option<String>,
@@ -58,6 +60,7 @@ impl Mocks {
             restocks: MockRestocks::new(),
 {%- endif %}
 {%- endif %}
+            // daprgen:anchor test-mock-new
             adjustments: Mock{{Resource}}Adjustments::new(),
             readiness: None,
             app_api_token: None,
@@ -77,6 +80,7 @@ impl Mocks {
             restocks: Arc::new(self.restocks),
 {%- endif %}
 {%- endif %}
+            // daprgen:anchor test-mock-state
             adjustments: Arc::new(self.adjustments),
             readiness: self.readiness.unwrap_or_else(|| Arc::new(MockReadinessCheck::new())),
             app_api_token: self.app_api_token,

@@ -1,6 +1,7 @@
-//! The template is embedded with `include_dir!`, which cargo cannot see into: rebuild whenever a
-//! file of it changes, so `daprgen new` never renders a stale copy.
+//! The template and the `add` templates are embedded with `include_dir!`, which cargo cannot see
+//! into: rebuild whenever a file of them changes, so `daprgen` never renders a stale copy.
 
 fn main() {
     println!("cargo:rerun-if-changed=../template");
+    println!("cargo:rerun-if-changed=templates");
 }

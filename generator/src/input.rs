@@ -9,17 +9,17 @@
 //!   cargo-generate reports the former without saying what would do, and silently ignores the
 //!   latter (`with_lok=false` would give a service with the lock).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use heck::{ToKebabCase, ToSnakeCase};
 
 /// Refuses a service name that cargo-generate would not use as given.
 pub(crate) fn check_service_name(name: &str) -> anyhow::Result<()> {
     const RULE: &str = "a service name is a crate name: lowercase ASCII letters, digits, and '-' or '_' between them";
     if name.is_empty() {
-        bail!("the service name is empty: {RULE}, e.g. `daprgen new orders`");
+        crate::bail_input!("the service name is empty: {RULE}, e.g. `daprgen new orders`");
     }
     if name.contains(['/', '\\']) || name == "." || name == ".." {
-        bail!(
+        crate::bail_input!(
             "the service name {name:?} is a path, not a name: {RULE}; choose where the service goes with \
              --destination, e.g. `daprgen new orders --destination services`"
         );
@@ -35,7 +35,9 @@ pub(crate) fn check_service_name(name: &str) -> anyhow::Result<()> {
         } else {
             format!("`daprgen new {kept}`")
         };
-        bail!("the service name {name:?} is not usable as given (it would become {kept:?}): {RULE}, e.g. {fix}");
+        crate::bail_input!(
+            "the service name {name:?} is not usable as given (it would become {kept:?}): {RULE}, e.g. {fix}"
+        );
     }
     Ok(())
 }
@@ -63,7 +65,7 @@ pub(crate) fn check_defines(defines: &[String], config: &str) -> anyhow::Result<
                 || "resource=order".to_owned(),
                 |spec| format!("{define}={}", default_of(spec)),
             );
-            bail!(
+            crate::bail_input!(
                 "--define {define:?} is not KEY=VALUE, e.g. --define {example} (options: {})",
                 known()
             );
@@ -73,20 +75,22 @@ pub(crate) fn check_defines(defines: &[String], config: &str) -> anyhow::Result<
                 Some(near) => format!("did you mean {near}? e.g. --define {near}={value}"),
                 None => "e.g. --define resource=order".to_owned(),
             };
-            bail!(
+            crate::bail_input!(
                 "--define {define}: the template has no option {key:?} (its options are {}); {example}",
                 known()
             );
         };
         if seen.contains(&key) {
-            bail!("--define {define}: {key} is already defined; give each option once, e.g. --define {key}={value}");
+            crate::bail_input!(
+                "--define {define}: {key} is already defined; give each option once, e.g. --define {key}={value}"
+            );
         }
         seen.push(key);
         let prompt = spec.get("prompt").and_then(|p| p.as_str()).unwrap_or(key);
         if spec.get("type").and_then(|t| t.as_str()) == Some("bool") {
             // cargo-generate ignores the case of booleans.
             if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
-                bail!(
+                crate::bail_input!(
                     "--define {define}: {value:?} is not a value of {key} ({prompt}); use true or false, e.g. --define {key}=false"
                 );
             }
@@ -95,7 +99,7 @@ pub(crate) fn check_defines(defines: &[String], config: &str) -> anyhow::Result<
         if let Some(choices) = spec.get("choices").and_then(|c| c.as_array()) {
             let choices: Vec<&str> = choices.iter().filter_map(|c| c.as_str()).collect();
             if !choices.contains(&value) {
-                bail!(
+                crate::bail_input!(
                     "--define {define}: {value:?} is not a value of {key} ({prompt}); use one of {}, e.g. --define {key}={}",
                     choices.join(", "),
                     default_of(spec)
@@ -106,7 +110,7 @@ pub(crate) fn check_defines(defines: &[String], config: &str) -> anyhow::Result<
             let regex =
                 regex::Regex::new(pattern).with_context(|| format!("the template's regex for {key}, {pattern:?}"))?;
             if !regex.is_match(value) {
-                bail!(
+                crate::bail_input!(
                     "--define {define}: {value:?} is not a valid {key} ({prompt}); it must match {pattern}, e.g. --define {key}={}",
                     default_of(spec)
                 );

@@ -67,7 +67,7 @@ fn generate(request: NewService) -> anyhow::Result<PathBuf> {
         let text = format!("{error:#}");
         match input::hook_message(&text) {
             // The template's hook refused the input: its message says what and how to fix it.
-            Some(message) => anyhow::anyhow!("{message}"),
+            Some(message) => crate::error::bad_input(message),
             None => error.context(format!("generating service {:?}", request.name)),
         }
     })

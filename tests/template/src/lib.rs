@@ -2,6 +2,7 @@
 //! covering set of their combinations (`tests/matrix.rs` renders and builds each one), and checks
 //! of a directory tree (what a render left behind, Liquid that survived rendering).
 
+pub mod cargo;
 pub mod pairwise;
 pub mod tree;
 

@@ -131,6 +131,69 @@ pub fn liquid_in_line(line: &str) -> Option<&'static str> {
     None
 }
 
+/// Makes a whole tree unwritable until dropped, then restores every mode. Root ignores
+/// permission bits, so when they are not enough the tree is also made immutable (`chattr +i`).
+#[cfg(unix)]
+pub struct ReadOnly {
+    modes: Vec<(PathBuf, u32)>,
+    root: PathBuf,
+    immutable: bool,
+}
+
+#[cfg(unix)]
+impl ReadOnly {
+    /// Removes the write bits of everything under `root` (and `root`); fails if it stays writable.
+    pub fn new(root: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut modes = vec![(root.to_owned(), mode(&fs::metadata(root)?))];
+        walk(root, root, &mut |_, path, meta| {
+            if !meta.file_type().is_symlink() {
+                modes.push((path.to_owned(), mode(meta)));
+            }
+            Ok(())
+        })?;
+        let mut guard = Self {
+            modes,
+            root: root.to_owned(),
+            immutable: false,
+        };
+        for (path, mode) in &guard.modes {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o222))?;
+        }
+        let probe = root.join(".daprgen-write-probe");
+        if fs::write(&probe, "").is_ok() {
+            fs::remove_file(&probe)?;
+            let status = std::process::Command::new("chattr")
+                .arg("-R")
+                .arg("+i")
+                .arg(root)
+                .status()?;
+            guard.immutable = status.success();
+            if !guard.immutable || fs::write(&probe, "").is_ok() {
+                return Err(io::Error::other(format!("cannot make {} read-only", root.display())));
+            }
+        }
+        Ok(guard)
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        if self.immutable {
+            let _ = std::process::Command::new("chattr")
+                .arg("-R")
+                .arg("-i")
+                .arg(&self.root)
+                .status();
+        }
+        for (path, mode) in &self.modes {
+            let _ = fs::set_permissions(path, fs::Permissions::from_mode(*mode));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

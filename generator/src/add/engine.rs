@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Map, Value};
 
+use super::rustfmt;
 use super::service::Service;
 
 /// One change to a service, with paths relative to its root.
@@ -132,6 +133,8 @@ struct Edited {
     /// Its content on disk; `None` for a new file.
     original: Option<String>,
     current: String,
+    /// The plan creates it: if it is already there, it must be exactly what the plan writes.
+    created: bool,
 }
 
 /// Applies `plan` to `service`, all or nothing.
@@ -179,11 +182,21 @@ fn edit_in_memory(service: &Service, plan: &Plan) -> anyhow::Result<BTreeMap<Pat
                 Err(error) => return Err(error).with_context(|| format!("reading {}", on_disk.display())),
             };
             let current = original.clone().unwrap_or_default();
-            files.insert(path.clone(), Edited { original, current });
+            files.insert(
+                path.clone(),
+                Edited {
+                    original,
+                    current,
+                    created: false,
+                },
+            );
         }
         let file = files.get_mut(path).expect("inserted above");
         match change {
-            Change::Create { content, .. } => create(path, file, content, &plan.summary)?,
+            Change::Create { content, .. } => {
+                file.created = true;
+                file.current = content.clone();
+            }
             Change::Insert { anchor, text, .. } => {
                 if file.original.is_none() && file.current.is_empty() {
                     anyhow::bail!(
@@ -226,6 +239,19 @@ fn edit_in_memory(service: &Service, plan: &Plan) -> anyhow::Result<BTreeMap<Pat
             }
         }
     }
+    let mut rust: Vec<(&Path, &mut String)> = files
+        .iter_mut()
+        .filter(|(path, file)| {
+            path.extension().is_some_and(|ext| ext == "rs") && file.original.as_deref() != Some(file.current.as_str())
+        })
+        .map(|(path, file)| (path.as_path(), &mut file.current))
+        .collect();
+    rustfmt::format_all(&service.root, &mut rust)?;
+    for (path, file) in &files {
+        if file.created {
+            check_creation(path, file, &plan.summary)?;
+        }
+    }
     Ok(files)
 }
 
@@ -241,24 +267,22 @@ fn check_relative(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create(path: &Path, file: &mut Edited, content: &str, summary: &str) -> anyhow::Result<()> {
+/// A file the plan creates may already exist only with exactly the content the plan writes.
+fn check_creation(path: &Path, file: &Edited, summary: &str) -> anyhow::Result<()> {
     match &file.original {
-        Some(existing) if existing != content => anyhow::bail!(
+        Some(existing) if *existing != file.current => anyhow::bail!(
             "{} already exists and differs from what `daprgen {summary}` writes: it was added before with \
              other input, or is hand-written. Choose another name, or move that file away and run the command again",
             path.display()
         ),
-        _ => {
-            file.current = content.to_owned();
-            Ok(())
-        }
+        _ => Ok(()),
     }
 }
 
 /// `text` inserted before the line `// daprgen:anchor NAME` (or `# …`) of `content`; `content`
 /// unchanged when it already holds `text`.
 pub fn insert_at_anchor(path: &Path, content: &str, anchor: &str, text: &str, summary: &str) -> anyhow::Result<String> {
-    if !text.is_empty() && content.contains(text) {
+    if !text.is_empty() && holds_block(&squash(content), &squash(text)) {
         return Ok(content.to_owned());
     }
     let is_anchor = |line: &str| {
@@ -298,6 +322,30 @@ pub fn insert_at_anchor(path: &Path, content: &str, anchor: &str, text: &str, su
             found.len()
         ),
     }
+}
+
+/// `text` without what rustfmt may change in a block once it is in a file: whitespace, and
+/// trailing commas before a closing bracket. Whether a file already holds a block is decided on
+/// these, so a block that rustfmt re-wrapped after an earlier run is still recognised.
+fn squash(text: &str) -> String {
+    let mut squashed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    for close in [")", "}", "]", ">"] {
+        squashed = squashed.replace(&format!(",{close}"), close);
+    }
+    squashed
+}
+
+/// Whether `haystack` holds `block` as a whole: not as the tail of a longer name (`sub_orders:`
+/// does not hold `orders:`) nor the head of one.
+fn holds_block(haystack: &str, block: &str) -> bool {
+    let identifier = |c: char| c.is_alphanumeric() || c == '_';
+    haystack.match_indices(block).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + block.len()..].chars().next();
+        let glued_before = before.is_some_and(identifier) && block.starts_with(identifier);
+        let glued_after = after.is_some_and(identifier) && block.ends_with(identifier);
+        !glued_before && !glued_after
+    })
 }
 
 /// `content`, a JSON document, with `edit` applied to the value at `pointer`; `content` itself
@@ -552,6 +600,23 @@ mod tests {
         let error = apply(&service, &plan(), Mode::Write).unwrap_err().to_string();
         assert!(error.contains("/paths//b already exists"), "{error}");
         assert_eq!(snapshot(dir.path()), before);
+    }
+
+    #[test]
+    fn a_block_rustfmt_rewrapped_is_still_recognised_but_not_inside_a_longer_name() {
+        let path = Path::new("src/lib.rs");
+        let content = "struct S {\n    sub_orders: Arc<dyn Orders>,\n    customers: Arc<\n        dyn Customers,\n    >,\n    // daprgen:anchor fields\n}\n";
+        let rewrapped = "    customers: Arc<dyn Customers>,\n";
+        assert_eq!(
+            insert_at_anchor(path, content, "fields", rewrapped, "add").unwrap(),
+            content
+        );
+        let inside_longer = "    orders: Arc<dyn Orders>,\n";
+        let updated = insert_at_anchor(path, content, "fields", inside_longer, "add").unwrap();
+        assert!(
+            updated.contains("    orders: Arc<dyn Orders>,\n    // daprgen:anchor"),
+            "{updated}"
+        );
     }
 
     #[test]

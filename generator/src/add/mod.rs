@@ -7,5 +7,6 @@
 
 pub mod engine;
 pub mod names;
+mod rustfmt;
 pub mod service;
 pub mod templates;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use anyhow::bail;
 use tempfile::TempDir;
 
 use crate::http_probe::answers_2xx;
@@ -15,6 +16,9 @@ use crate::process::{ManagedProcess, StartError, start_with_retries};
 use crate::runtime::DaprRuntime;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often, and how far apart, a start on fixed ports is tried again while a port is taken.
+const FIXED_PORT_TRIES: u32 = 10;
+const FIXED_PORT_PAUSE: Duration = Duration::from_millis(300);
 
 /// The placement service (actor placement tables, used by workflows).
 #[derive(Debug)]
@@ -23,7 +27,17 @@ pub struct Placement(ControlPlaneService);
 impl Placement {
     /// Starts placement with an in-memory raft store and waits for its healthz endpoint.
     pub async fn start() -> anyhow::Result<Self> {
-        ControlPlaneService::start("placement", |_dir| {
+        Self::start_with(None).await
+    }
+
+    /// Starts placement with its gRPC API on loopback port `port` and its healthz endpoint on
+    /// `healthz_port` (`dapr init` uses 50005 and 58080). Fails if either stays taken.
+    pub async fn start_on(port: u16, healthz_port: u16) -> anyhow::Result<Self> {
+        Self::start_with(Some((port, healthz_port))).await
+    }
+
+    async fn start_with(ports: Option<(u16, u16)>) -> anyhow::Result<Self> {
+        ControlPlaneService::start("placement", ports, |_dir| {
             let raft = free_port()?;
             Ok(vec![
                 "--initial-cluster".into(),
@@ -48,7 +62,18 @@ pub struct Scheduler(ControlPlaneService);
 impl Scheduler {
     /// Starts scheduler with a fresh embedded etcd and waits for its healthz endpoint.
     pub async fn start() -> anyhow::Result<Self> {
-        ControlPlaneService::start("scheduler", |dir| {
+        Self::start_with(None).await
+    }
+
+    /// Starts scheduler with its gRPC API on loopback port `port` and its healthz endpoint on
+    /// `healthz_port` (`dapr init` uses 50006 and 58081); its etcd takes free ports. Fails if
+    /// either stays taken.
+    pub async fn start_on(port: u16, healthz_port: u16) -> anyhow::Result<Self> {
+        Self::start_with(Some((port, healthz_port))).await
+    }
+
+    async fn start_with(ports: Option<(u16, u16)>) -> anyhow::Result<Self> {
+        ControlPlaneService::start("scheduler", ports, |dir| {
             let (etcd_client, etcd_peer) = (free_port()?, free_port()?);
             Ok(vec![
                 "--etcd-data-dir".into(),
@@ -84,15 +109,21 @@ struct ControlPlaneService {
 
 impl ControlPlaneService {
     /// Starts the runtime binary `name` with the common flags plus those `extra_args` returns
-    /// for its working directory (which picks any further free ports it needs).
+    /// for its working directory (which picks any further free ports it needs). Its gRPC and
+    /// healthz ports are `ports` when given (a port taken for longer than 3 s is an error), else
+    /// free ones (retried with fresh ports when another process takes one).
     async fn start(
         name: &'static str,
+        ports: Option<(u16, u16)>,
         extra_args: impl Fn(&Path) -> anyhow::Result<Vec<String>>,
     ) -> anyhow::Result<Self> {
         let runtime = DaprRuntime::locate()?;
-        start_with_retries(name, || async {
+        let attempt = || async {
             let dir = TempDir::with_prefix(format!("harness-{name}-")).map_err(anyhow::Error::from)?;
-            let (port, healthz) = (free_port()?, free_port()?);
+            let (port, healthz) = match ports {
+                Some(ports) => ports,
+                None => (free_port()?, free_port()?),
+            };
             let mut command = Command::new(runtime.binary(name));
             command
                 .current_dir(dir.path())
@@ -116,8 +147,28 @@ impl ControlPlaneService {
                 _process: process,
                 _dir: dir,
             })
-        })
-        .await
+        };
+        let Some((port, healthz)) = ports else {
+            return start_with_retries(name, attempt).await;
+        };
+        // `dapr init`'s health ports (58080, 58081) lie in Linux's ephemeral port range, so a
+        // client connection of any process may hold one for a moment: such a port is tried again
+        // for a while; one held by a listener stays taken and fails.
+        let mut tries = 0;
+        loop {
+            match attempt().await {
+                Ok(service) => return Ok(service),
+                Err(StartError::PortTaken) if tries < FIXED_PORT_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(FIXED_PORT_PAUSE).await;
+                }
+                Err(StartError::PortTaken) => bail!(
+                    "starting {name} on ports {port} (gRPC) and {healthz} (healthz): one of them stayed taken for {:?}",
+                    FIXED_PORT_PAUSE * FIXED_PORT_TRIES
+                ),
+                Err(StartError::Failed(error)) => return Err(error.context(format!("starting {name} on port {port}"))),
+            }
+        }
     }
 
     fn address(&self) -> String {

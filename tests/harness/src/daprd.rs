@@ -1,7 +1,7 @@
 //! daprd, the sidecar itself, configured the way a test needs it.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -35,7 +35,8 @@ pub struct DaprdBuilder {
     app_id: String,
     app_port: Option<u16>,
     resources: Vec<(String, String)>,
-    config: Option<String>,
+    resources_dirs: Vec<PathBuf>,
+    config: Option<ConfigSource>,
     redis_address: Option<String>,
     placement_address: Option<String>,
     scheduler_address: Option<String>,
@@ -43,6 +44,25 @@ pub struct DaprdBuilder {
     app_api_token: Option<String>,
     secrets: Option<serde_json::Value>,
     wait_for_app: bool,
+    app_protocol: Option<String>,
+    app_health_check_path: Option<String>,
+    app_health_check: bool,
+    http_port: Option<u16>,
+    grpc_port: Option<u16>,
+    extra_args: Vec<String>,
+    env: Vec<(String, Option<String>)>,
+    working_dir: Option<PathBuf>,
+    log_file: Option<PathBuf>,
+    own_process_group: bool,
+}
+
+/// Where the sidecar's Configuration comes from.
+#[derive(Debug, Clone)]
+enum ConfigSource {
+    /// YAML text, written into the sidecar's own directory.
+    Yaml(String),
+    /// A file given by the caller, used where it is.
+    File(PathBuf),
 }
 
 impl DaprdBuilder {
@@ -77,10 +97,106 @@ impl DaprdBuilder {
     /// Uses a Configuration from the catalogue, e.g. `"configuration/tracing.yaml"`.
     pub fn config(mut self, catalogue_path: &str) -> Self {
         let path = catalogue_dir().join(catalogue_path);
-        self.config = Some(
+        self.config = Some(ConfigSource::Yaml(
             std::fs::read_to_string(&path)
                 .unwrap_or_else(|error| panic!("catalogue configuration {}: {error}", path.display())),
-        );
+        ));
+        self
+    }
+
+    /// Uses the Configuration file at `path` where it is (`--config PATH`), instead of
+    /// [`DaprdBuilder::config`].
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config = Some(ConfigSource::File(path.into()));
+        self
+    }
+
+    /// Loads every resource of the directory `dir` where it is (`--resources-path DIR`; may be
+    /// given several times). Without [`DaprdBuilder::component`] or
+    /// [`DaprdBuilder::resource_yaml`], only these directories are loaded.
+    pub fn resources_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.resources_dirs.push(dir.into());
+        self
+    }
+
+    /// The protocol the sidecar speaks to the app (`--app-protocol`: http, grpc, https, grpcs, h2c).
+    pub fn app_protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.app_protocol = Some(protocol.into());
+        self
+    }
+
+    /// Makes the sidecar probe the app's health (`--enable-app-health-check`), at `path`
+    /// (`--app-health-check-path`) when given, else at daprd's default `/healthz`.
+    pub fn app_health_check(mut self, path: Option<String>) -> Self {
+        self.app_health_check = true;
+        self.app_health_check_path = path;
+        self
+    }
+
+    /// Listens for the Dapr HTTP API on `port` instead of a free one (a taken port fails).
+    pub fn dapr_http_port(mut self, port: u16) -> Self {
+        self.http_port = Some(port);
+        self
+    }
+
+    /// Listens for the Dapr gRPC API on `port` instead of a free one (a taken port fails).
+    pub fn dapr_grpc_port(mut self, port: u16) -> Self {
+        self.grpc_port = Some(port);
+        self
+    }
+
+    /// Connects to placement at `address` (`host:port`), e.g. `localhost:50005`.
+    pub fn placement_host_address(mut self, address: impl Into<String>) -> Self {
+        self.placement_address = Some(address.into());
+        self
+    }
+
+    /// Connects to scheduler at `address` (`host:port`), e.g. `localhost:50006`; start-up then
+    /// also waits until the connection is up.
+    pub fn scheduler_host_address(mut self, address: impl Into<String>) -> Self {
+        self.scheduler_address = Some(address.into());
+        self
+    }
+
+    /// Further daprd flags, passed as given after the ones the builder sets.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for daprd (on top of this process's environment). The API
+    /// tokens have their own options: [`DaprdBuilder::api_token`], [`DaprdBuilder::app_api_token`].
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Removes an environment variable of this process from daprd's environment.
+    pub fn env_remove(mut self, name: impl Into<String>) -> Self {
+        self.env.push((name.into(), None));
+        self
+    }
+
+    /// Runs daprd in `dir` (default: its own temporary directory).
+    pub fn working_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// Writes daprd's output to `path` (default: `daprd.log` in its own temporary directory).
+    pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.log_file = Some(path.into());
+        self
+    }
+
+    /// Starts daprd in a process group of its own, so that a terminal's Ctrl-C reaches only the
+    /// process that started it, which can then stop its apps before their sidecars.
+    pub fn own_process_group(mut self) -> Self {
+        self.own_process_group = true;
         self
     }
 
@@ -138,7 +254,7 @@ impl DaprdBuilder {
             };
             std::fs::write(resources.join(file_name), yaml)?;
         }
-        if let Some(config) = &self.config {
+        if let Some(ConfigSource::Yaml(config)) = &self.config {
             std::fs::write(dir.join("config.yaml"), config)?;
         }
         if let Some(secrets) = &self.secrets {
@@ -150,36 +266,72 @@ impl DaprdBuilder {
     async fn try_start(&self, runtime: &DaprRuntime) -> Result<Daprd, StartError> {
         let dir = TempDir::with_prefix(format!("harness-daprd-{}-", self.app_id)).map_err(anyhow::Error::from)?;
         self.write_resources(dir.path())?;
-        let (http_port, grpc_port, internal_grpc_port) = (free_port()?, free_port()?, free_port()?);
+        let http_port = match self.http_port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        let grpc_port = match self.grpc_port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        let internal_grpc_port = free_port()?;
         let mut command = Command::new(runtime.binary("daprd"));
-        command.current_dir(dir.path()).args([
-            "--app-id",
-            &self.app_id,
-            "--dapr-http-port",
-            &http_port.to_string(),
-            "--dapr-grpc-port",
-            &grpc_port.to_string(),
-            "--dapr-internal-grpc-port",
-            &internal_grpc_port.to_string(),
-            "--dapr-internal-grpc-listen-address",
-            "127.0.0.1",
-            "--dapr-listen-addresses",
-            "127.0.0.1",
-            "--enable-metrics=false",
-            "--resources-path",
-            "resources",
-        ]);
+        command
+            .current_dir(self.working_dir.as_deref().unwrap_or(dir.path()))
+            .args([
+                "--app-id",
+                &self.app_id,
+                "--dapr-http-port",
+                &http_port.to_string(),
+                "--dapr-grpc-port",
+                &grpc_port.to_string(),
+                "--dapr-internal-grpc-port",
+                &internal_grpc_port.to_string(),
+                "--dapr-internal-grpc-listen-address",
+                "127.0.0.1",
+                "--dapr-listen-addresses",
+                "127.0.0.1",
+                "--enable-metrics=false",
+            ]);
+        if !self.resources.is_empty() || self.resources_dirs.is_empty() {
+            command.arg("--resources-path").arg(dir.path().join("resources"));
+        }
+        for resources in &self.resources_dirs {
+            command.arg("--resources-path").arg(resources);
+        }
         if let Some(port) = self.app_port {
             command.args(["--app-port", &port.to_string(), "--app-channel-address", "127.0.0.1"]);
         }
-        if self.config.is_some() {
-            command.args(["--config", "config.yaml"]);
+        if let Some(protocol) = &self.app_protocol {
+            command.args(["--app-protocol", protocol]);
+        }
+        if self.app_health_check {
+            command.arg("--enable-app-health-check");
+            if let Some(path) = &self.app_health_check_path {
+                command.args(["--app-health-check-path", path]);
+            }
+        }
+        match &self.config {
+            Some(ConfigSource::Yaml(_)) => {
+                command.arg("--config").arg(dir.path().join("config.yaml"));
+            }
+            Some(ConfigSource::File(path)) => {
+                command.arg("--config").arg(path);
+            }
+            None => {}
         }
         if let Some(address) = &self.placement_address {
             command.args(["--placement-host-address", address]);
         }
         if let Some(address) = &self.scheduler_address {
             command.args(["--scheduler-host-address", address]);
+        }
+        command.args(&self.extra_args);
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
         }
         // Tokens go through the environment, as they do in production.
         command.env_remove("DAPR_API_TOKEN").env_remove("APP_API_TOKEN");
@@ -190,11 +342,13 @@ impl DaprdBuilder {
             command.env("APP_API_TOKEN", token);
         }
 
-        let mut process = ManagedProcess::spawn(
-            format!("daprd[{}]", self.app_id),
-            command,
-            &dir.path().join("daprd.log"),
-        )?;
+        let name = format!("daprd[{}]", self.app_id);
+        let log_file = self.log_file.clone().unwrap_or_else(|| dir.path().join("daprd.log"));
+        let mut process = if self.own_process_group {
+            ManagedProcess::spawn_in_own_group(name, command, &log_file)?
+        } else {
+            ManagedProcess::spawn(name, command, &log_file)?
+        };
         let health = if self.wait_for_app {
             "/v1.0/healthz"
         } else {
@@ -246,6 +400,7 @@ impl Daprd {
             app_id: app_id.into(),
             app_port: None,
             resources: Vec::new(),
+            resources_dirs: Vec::new(),
             config: None,
             redis_address: None,
             placement_address: None,
@@ -254,6 +409,16 @@ impl Daprd {
             app_api_token: None,
             secrets: None,
             wait_for_app: false,
+            app_protocol: None,
+            app_health_check_path: None,
+            app_health_check: false,
+            http_port: None,
+            grpc_port: None,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+            working_dir: None,
+            log_file: None,
+            own_process_group: false,
         }
     }
 
@@ -351,6 +516,36 @@ impl Daprd {
     /// Everything daprd has logged so far.
     pub fn log(&self) -> String {
         self.process.log()
+    }
+
+    /// The last lines of daprd's log, for failure reports.
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+
+    /// Where daprd's log is.
+    pub fn log_path(&self) -> &Path {
+        self.process.log_path()
+    }
+
+    /// daprd's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    /// daprd's exit status, if it has exited.
+    pub fn try_exit_status(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        self.process.try_exit_status()
+    }
+
+    /// Stops daprd gracefully: SIGTERM, then waits up to `timeout` for it to exit and returns its
+    /// exit status (killed and an error after `timeout`). Dropping the handle instead kills it.
+    ///
+    /// Drop the clients of [`Daprd::http_client`] first: a pooled connection that was opened but
+    /// never used holds daprd's HTTP server for up to 5 s, its whole graceful-shutdown budget,
+    /// and daprd then exits with status 1 (docs/HARNESS.md).
+    pub async fn stop(mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        self.process.terminate(timeout).await
     }
 }
 

@@ -22,6 +22,9 @@
 //!
 //! The binaries come from `$DAPR_HOME/bin` (default `~/.dapr/bin`), where `make dapr` installs the
 //! pinned runtime; a missing or different runtime fails with that instruction.
+//!
+//! [`MultiAppRun`] runs a Dapr multi-app run file (`dapr.yaml`) the way `dapr run -f` does, for
+//! machines without the Dapr CLI; `examples/run_file.rs` is its command-line form.
 
 mod control_plane;
 mod daprd;
@@ -29,6 +32,7 @@ mod http_probe;
 mod ports;
 mod process;
 mod redis;
+mod run_file;
 mod runtime;
 mod stack;
 
@@ -37,5 +41,9 @@ pub use daprd::{API_TOKEN_HEADER, Daprd, DaprdBuilder, RawDaprClient};
 pub use ports::free_port;
 pub use process::{ManagedProcess, StartError, start_with_retries};
 pub use redis::Redis;
+pub use run_file::{
+    AppConfig, AppStopped, LOCAL_PLACEMENT_PORTS, LOCAL_REDIS_PORT, LOCAL_SCHEDULER_PORTS, LogDestination, MultiAppRun,
+    RUN_FILE_NAME, RunFile, RunOptions, RunningApp, SUPPORTED_KEYS, StopReport,
+};
 pub use runtime::{DaprRuntime, catalogue_dir, pinned_runtime_version};
 pub use stack::Stack;

@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use anyhow::bail;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -23,12 +24,25 @@ pub struct Redis {
 impl Redis {
     /// Starts redis-server (from `PATH`) on a free loopback port and waits until it answers PING.
     pub async fn start() -> anyhow::Result<Self> {
-        start_with_retries("redis-server", Self::try_start).await
+        start_with_retries("redis-server", || Self::try_start(None)).await
     }
 
-    async fn try_start() -> Result<Self, StartError> {
+    /// Starts redis-server on loopback port `port` (e.g. 6379, where `dapr init` puts it) and
+    /// waits until it answers PING. Fails if the port is taken.
+    pub async fn start_on(port: u16) -> anyhow::Result<Self> {
+        match Self::try_start(Some(port)).await {
+            Ok(redis) => Ok(redis),
+            Err(StartError::PortTaken) => bail!("starting redis-server on port {port}: the port is taken"),
+            Err(StartError::Failed(error)) => Err(error.context(format!("starting redis-server on port {port}"))),
+        }
+    }
+
+    async fn try_start(port: Option<u16>) -> Result<Self, StartError> {
         let dir = TempDir::with_prefix("harness-redis-").map_err(anyhow::Error::from)?;
-        let port = free_port()?;
+        let port = match port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let mut command = Command::new("redis-server");
         command.current_dir(dir.path()).args([
             "--port",
@@ -72,7 +86,8 @@ impl Redis {
     }
 }
 
-async fn answers_ping(port: u16) -> bool {
+/// True when something on loopback port `port` answers a redis PING with PONG.
+pub(crate) async fn answers_ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
         return false;
     };

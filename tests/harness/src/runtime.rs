@@ -30,11 +30,7 @@ impl DaprRuntime {
         static RUNTIME: OnceLock<Result<DaprRuntime, String>> = OnceLock::new();
         RUNTIME
             .get_or_init(|| {
-                let dapr_home = match std::env::var_os("DAPR_HOME") {
-                    Some(home) => PathBuf::from(home),
-                    None => PathBuf::from(std::env::var_os("HOME").ok_or("neither DAPR_HOME nor HOME is set")?)
-                        .join(".dapr"),
-                };
+                let dapr_home = dapr_home().map_err(|e| format!("{e:#}"))?;
                 Self::in_dir(&dapr_home.join("bin")).map_err(|e| format!("{e:#}"))
             })
             .as_ref()
@@ -72,6 +68,18 @@ impl DaprRuntime {
     /// The path of one of the runtime's binaries.
     pub fn binary(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
+    }
+}
+
+/// The Dapr home directory: `$DAPR_HOME`, default `~/.dapr` (binaries in `bin/`, and the
+/// `components/` and `config.yaml` that `dapr run` falls back to).
+pub(crate) fn dapr_home() -> anyhow::Result<PathBuf> {
+    match std::env::var_os("DAPR_HOME") {
+        Some(home) => Ok(PathBuf::from(home)),
+        None => match std::env::var_os("HOME") {
+            Some(home) => Ok(PathBuf::from(home).join(".dapr")),
+            None => bail!("neither DAPR_HOME nor HOME is set"),
+        },
     }
 }
 

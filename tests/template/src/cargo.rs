@@ -57,7 +57,7 @@ pub fn work_dir(target: &Path, purpose: &str) -> PathBuf {
 
 /// Environment variables the outer `cargo test` sets for this test, which must not leak into the
 /// cargo commands run in the rendered service.
-fn set_by_outer_cargo(name: &str) -> bool {
+pub fn set_by_outer_cargo(name: &str) -> bool {
     name.starts_with("CARGO_PKG_")
         || name.starts_with("CARGO_BIN_EXE_")
         || [

@@ -8,15 +8,20 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help dapr demo test lint unit
+.PHONY: help dapr tools demo test lint bench
 
 help:
 	@echo "make dapr   install the pinned Dapr runtime (built from Go modules) and redis-server"
 	@echo "make demo   start redis, placement, scheduler and daprd and exercise them"
+	@echo "make tools  install the cargo-generate CLI that tests compare daprgen new against"
 	@echo "make test   install what tests need, then lint and run every test"
+	@echo "make bench  measure generator, build and runtime figures against their floors (docs/BENCHMARKS.md)"
 
 dapr:
 	@bash tools/dapr/install.sh
+
+tools:
+	@bash tools/cargo-generate/install.sh
 
 demo: dapr
 	$(CARGO) run --quiet -p dapr-harness --example stack_demo
@@ -25,5 +30,8 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test: dapr lint
+test: dapr tools lint
 	$(CARGO) test --workspace --locked
+
+bench: dapr
+	@CARGO=$(CARGO) bash bench/run.sh

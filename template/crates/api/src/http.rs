@@ -121,6 +121,7 @@ pub struct RestockDto {
     pub error: Option<String>,
 }
 {%- endif %}
+// daprgen:anchor http-bodies
 
 /// An error, as RFC 9457 "Problem Details for HTTP APIs" (`application/problem+json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -15,3 +15,4 @@ pub mod {{service_snake}} {
     }
 }
 {%- endif %}
+// daprgen:anchor api-exports

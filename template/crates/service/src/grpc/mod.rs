@@ -17,5 +17,7 @@
 #[cfg(test)]
 mod tests;
 mod {{resource}};
+// daprgen:anchor grpc-modules
 
 pub use {{resource}}::{MAX_MESSAGE_BYTES, {{Resource}}Grpc};
+// daprgen:anchor grpc-exports

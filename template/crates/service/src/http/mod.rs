@@ -11,6 +11,7 @@ mod restock;
 #[cfg(test)]
 mod tests;
 mod {{resource}};
+// daprgen:anchor http-modules
 
 use std::sync::Arc;
 
@@ -37,5 +38,6 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
         .route("/restocks", post(restock::start))
         .route("/restocks/{id}", get(restock::status))
 {%- endif %}
+        // daprgen:anchor http-routes
         .route("/openapi.json", get(openapi::serve))
 }

@@ -18,6 +18,7 @@ mod restocks;
 {%- if with_lock %}
 mod transfers;
 {%- endif %}
+// daprgen:anchor suite-modules
 
 use std::time::Duration;
 

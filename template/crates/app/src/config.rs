@@ -212,6 +212,7 @@ impl Settings {
             ("dapr.lock_store", &self.dapr.sidecar.lock_store),
 {%- endif %}
             ("dapr.pubsub", &self.dapr.pubsub),
+            // daprgen:anchor dapr-component-checks
         ] {
             if name.trim().is_empty() {
                 return invalid(key, "must name a Dapr component");

@@ -3,6 +3,8 @@
 //! acknowledges every event and panics on a malformed one; here each event gets the answer that
 //! tells the sidecar what to do with it (SUCCESS, RETRY, or DROP to the dead-letter topic).
 
+// daprgen:anchor subscription-modules
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -50,17 +52,21 @@ pub(crate) fn routes(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
     Router::new()
         .route("/dapr/subscribe", get(subscriptions))
         .route(ADJUSTMENTS_ROUTE, post(adjustments))
+        // daprgen:anchor subscription-routes
         .route_layer(middleware::from_fn_with_state(state, require_app_token))
 }
 
 /// `GET /dapr/subscribe`: what the sidecar should deliver to this app.
 async fn subscriptions(State(state): State<Arc<HttpState>>) -> Json<Vec<Subscription>> {
-    Json(vec![Subscription {
-        pubsubname: state.pubsub_name.clone(),
-        topic: ADJUSTMENTS_TOPIC.to_owned(),
-        route: ADJUSTMENTS_ROUTE.to_owned(),
-        dead_letter_topic: ADJUSTMENTS_DEAD_LETTER_TOPIC.to_owned(),
-    }])
+    Json(vec![
+        Subscription {
+            pubsubname: state.pubsub_name.clone(),
+            topic: ADJUSTMENTS_TOPIC.to_owned(),
+            route: ADJUSTMENTS_ROUTE.to_owned(),
+            dead_letter_topic: ADJUSTMENTS_DEAD_LETTER_TOPIC.to_owned(),
+        },
+        // daprgen:anchor subscriptions
+    ])
 }
 
 /// The CloudEvent fields this app reads; the others are ignored.
@@ -71,21 +77,31 @@ struct CloudEvent {
     data: Value,
 }
 
+impl CloudEvent {
+    /// The event delivered in `body`, its payload read by [`payload`]; `None` (logged) when the
+    /// body is no CloudEvent, which is answered DROP.
+    fn read(body: Result<Bytes, BytesRejection>) -> Option<Self> {
+        match body
+            .map_err(|rejection| rejection.body_text())
+            .and_then(|bytes| serde_json::from_slice::<CloudEvent>(&bytes).map_err(|error| error.to_string()))
+        {
+            Ok(event) => Some(Self { data: payload(event.data), ..event }),
+            Err(error) => {
+                tracing::warn!(%error, "malformed CloudEvent, dropping it");
+                None
+            }
+        }
+    }
+}
+
 /// `POST /events/adjustments`: applies one adjustment request. Always answers 200 with a
 /// disposition: any other status would make the sidecar retry, which never helps a malformed
 /// event.
 async fn adjustments(State(state): State<Arc<HttpState>>, body: Result<Bytes, BytesRejection>) -> Json<Value> {
-    let event = match body
-        .map_err(|rejection| rejection.body_text())
-        .and_then(|bytes| serde_json::from_slice::<CloudEvent>(&bytes).map_err(|error| error.to_string()))
-    {
-        Ok(event) => event,
-        Err(error) => {
-            tracing::warn!(%error, "malformed CloudEvent, dropping it");
-            return reply(Disposition::Drop);
-        }
+    let Some(event) = CloudEvent::read(body) else {
+        return reply(Disposition::Drop);
     };
-    let disposition = state.adjustments.handle(&event.id, &payload(event.data)).await;
+    let disposition = state.adjustments.handle(&event.id, &event.data).await;
     tracing::debug!(event_id = event.id, ?disposition, "adjustment request handled");
     reply(disposition)
 }
@@ -127,11 +143,13 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use axum::http::{Request, StatusCode};
     use biz::{{resource}}_adjustment::Disposition;
     use serde_json::json;
 
-    use super::{ADJUSTMENTS_ROUTE, APP_TOKEN_HEADER};
+    use super::{ADJUSTMENTS_ROUTE, APP_TOKEN_HEADER, Subscription};
     use crate::router::HttpLimits;
     use crate::test_support::{Mocks, call, empty};
 
@@ -160,14 +178,23 @@ mod tests {
         let answer = call(Mocks::new().router(), empty("GET", "/dapr/subscribe")).await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(
-            answer.json(),
-            json!([{
+            answer.json()[0],
+            json!({
                 "pubsubname": "pubsub",
                 "topic": "{{resources_path}}-adjustments",
                 "route": "/events/adjustments",
                 "deadLetterTopic": "{{resources_path}}-adjustments-dead",
-            }])
+            })
         );
+    }
+
+    #[tokio::test]
+    async fn no_two_subscriptions_share_a_topic_or_a_route() {
+        let answer = call(Mocks::new().router(), empty("GET", "/dapr/subscribe")).await;
+        let subscriptions: Vec<Subscription> = serde_json::from_slice(&answer.body).expect("a subscription list");
+        let topics: HashSet<_> = subscriptions.iter().map(|s| (&s.pubsubname, &s.topic)).collect();
+        let routes: HashSet<_> = subscriptions.iter().map(|s| &s.route).collect();
+        assert_eq!((topics.len(), routes.len()), (subscriptions.len(), subscriptions.len()), "{subscriptions:?}");
     }
 
     async fn disposition_of(disposition: Disposition) -> serde_json::Value {

@@ -10,8 +10,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 {%- if with_workflow %}
 use biz::error::RepoError;
-use biz::{{resource}}_usecase::{{Resource}}Usecase;
-use data::dapr_workflow::{RestockWorker, start_restock_worker};
+use data::dapr_workflow::{RestockWorker, WorkflowActivities, start_restock_worker};
 {%- endif %}
 use data::sidecar::DaprSidecar;
 {%- if grpc %}
@@ -61,7 +60,7 @@ pub struct Application {
 /// worker only after it has reached the app on its port.
 struct WorkflowWorkerSetup {
     sidecar: DaprSidecar,
-    {{resources}}: Arc<dyn {{Resource}}Usecase>,
+    activities: WorkflowActivities,
 }
 {%- endif %}
 
@@ -83,7 +82,13 @@ impl Application {
         tracing::info!(sidecar = %settings.dapr.sidecar.grpc_endpoint, "Dapr sidecar is healthy");
         let module = Arc::new(module::builder(&sidecar).build());
 {%- if with_workflow %}
-        let workflow_worker = WorkflowWorkerSetup { sidecar: sidecar.clone(), {{resources}}: module.resolve() };
+        let workflow_worker = WorkflowWorkerSetup {
+            sidecar: sidecar.clone(),
+            activities: WorkflowActivities {
+                {{resources}}: module.resolve(),
+                // daprgen:anchor workflow-activities-resolve
+            },
+        };
         let mut application = Self::with_module(settings, module, Arc::new(SidecarReadiness(sidecar))).await?;
         application.workflow_worker = Some(workflow_worker);
         Ok(application)
@@ -211,7 +216,7 @@ impl Application {
         let workflow_worker = self.workflow_worker;
         let mut worker_start = tokio::spawn(async move {
             match workflow_worker {
-                Some(setup) => start_restock_worker(&setup.sidecar, setup.{{resources}}).await.map(Some),
+                Some(setup) => start_restock_worker(&setup.sidecar, setup.activities).await.map(Some),
                 None => Ok(None),
             }
         });

@@ -36,6 +36,7 @@ use shaku::Component;
 use tokio::sync::OnceCell;
 
 use crate::sidecar::DaprSidecar;
+// daprgen:anchor workflow-imports
 
 /// Name of the workflow.
 pub const RESTOCK_WORKFLOW: &str = "restock";
@@ -129,12 +130,20 @@ impl RestockWorker {
     }
 }
 
-/// Registers the workflow and its activity with the sidecar and runs them in this process. Waits
-/// (at most 10 s) until the sidecar has registered the worker: scheduling before that works, but
-/// costs a steady 2 s inside daprd.
+/// What the activities of this process's workflows call, resolved from the app's module once it is
+/// built (the module holds this crate's adapters, so the activities cannot be its components).
+pub struct WorkflowActivities {
+    /// Restock steps go through it.
+    pub {{resources}}: Arc<dyn {{Resource}}Usecase>,
+    // daprgen:anchor workflow-activities-fields
+}
+
+/// Registers the workflows and their activities with the sidecar and runs them in this process.
+/// Waits (at most 10 s) until the sidecar has registered the worker: scheduling before that works,
+/// but costs a steady 2 s inside daprd.
 pub async fn start_restock_worker(
     sidecar: &DaprSidecar,
-    usecase: Arc<dyn {{Resource}}Usecase>,
+    activities: WorkflowActivities,
 ) -> Result<RestockWorker, RepoError> {
     if sidecar.settings().api_token.is_some() {
         tracing::warn!("the Dapr workflow client sends no API token: a sidecar that requires one refuses workflows");
@@ -142,7 +151,9 @@ pub async fn start_restock_worker(
     let mut client = connect(sidecar).await?;
     let registry = client.registry_mut();
     registry.add_workflow(RESTOCK_WORKFLOW, restock);
+    let usecase = activities.{{resources}};
     registry.add_activity(ADJUST_ACTIVITY, move |ctx, input| adjust(usecase.clone(), ctx, input));
+    // daprgen:anchor workflow-registrations
     let handle = client.start_worker().await.map_err(workflow_error)?;
     wait_for_registration(sidecar).await;
     Ok(RestockWorker { handle })
@@ -172,7 +183,7 @@ async fn wait_for_registration(sidecar: &DaprSidecar) {
     }
 }
 
-async fn connect(sidecar: &DaprSidecar) -> Result<WorkflowClient, RepoError> {
+pub(crate) async fn connect(sidecar: &DaprSidecar) -> Result<WorkflowClient, RepoError> {
     WorkflowClient::new_with_address(sidecar.settings().grpc_endpoint.clone())
         .await
         .map_err(workflow_error)
@@ -259,7 +270,7 @@ fn restock_status(metadata: &WorkflowMetadata) -> Result<RestockStatus, RepoErro
 }
 
 /// A workflow engine failure, in port terms.
-fn workflow_error(error: WorkflowError) -> RepoError {
+pub(crate) fn workflow_error(error: WorkflowError) -> RepoError {
     match error {
         WorkflowError::GrpcError(status) if status.code() == tonic::Code::Unauthenticated => RepoError::Unavailable(
             format!("the sidecar refused the workflow call ({}): the workflow client sends no API token", status.message()),

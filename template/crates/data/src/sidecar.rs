@@ -59,6 +59,7 @@ pub struct DaprSettings {
 {%- endif %}
     /// How long an idempotency record is kept, in seconds.
     pub idempotency_ttl_seconds: u32,
+    // daprgen:anchor dapr-settings-fields
 }
 
 impl DaprSettings {
@@ -80,6 +81,7 @@ impl DaprSettings {
             lock_store: "lockstore".into(),
 {%- endif %}
             idempotency_ttl_seconds: DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+            // daprgen:anchor dapr-settings-defaults
         }
     }
 }
@@ -102,6 +104,7 @@ impl fmt::Debug for DaprSettings {
 {%- if with_lock %}
         debug.field("lock_store", &self.lock_store);
 {%- endif %}
+        // daprgen:anchor dapr-settings-debug
         debug.field("idempotency_ttl_seconds", &self.idempotency_ttl_seconds).finish()
     }
 }

@@ -13,6 +13,7 @@ use biz::lock::{DistributedLock, MockDistributedLock};
 use biz::workflow::{MockRestockWorkflow, RestockWorkflow};
 {%- endif %}
 use biz::{{resource}}_repo::{Mock{{Resource}}Repo, {{Resource}}Repo};
+// daprgen:anchor test-adapter-imports
 use {{service_snake}}::Settings;
 use {{service_snake}}::module::AppModule;
 
@@ -36,6 +37,7 @@ pub struct Adapters {
 {%- if with_workflow %}
     pub workflow: MockRestockWorkflow,
 {%- endif %}
+    // daprgen:anchor test-adapter-fields
 }
 
 impl Adapters {
@@ -51,6 +53,7 @@ impl Adapters {
 {%- if with_workflow %}
                 .with_component_override::<dyn RestockWorkflow>(Box::new(self.workflow))
 {%- endif %}
+                // daprgen:anchor test-adapter-overrides
                 .build(),
         )
     }

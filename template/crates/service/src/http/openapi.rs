@@ -30,6 +30,7 @@ use utoipa::OpenApi;
         super::restock::start,
         super::restock::status,
 {%- endif %}
+        // daprgen:anchor openapi-paths
     ),
     components(schemas(Problem)),
     tags(
@@ -37,6 +38,7 @@ use utoipa::OpenApi;
 {%- if with_workflow %}
         (name = "restocks", description = "Durable restock runs (Dapr Workflow)."),
 {%- endif %}
+        // daprgen:anchor openapi-tags
     ),
 )]
 pub struct ApiDoc;

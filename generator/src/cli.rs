@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::add::engine::{self, Mode, Plan};
 use crate::add::service::Service;
 use crate::add::templates::Templates;
+use crate::add::{component, consumer, entity, saga};
 use crate::doctor::{self, DoctorOptions};
 use crate::error::is_bad_input;
 use crate::new;
@@ -94,7 +95,20 @@ struct AddTarget {
 }
 
 #[derive(Debug, Subcommand)]
-enum AddWhat {}
+enum AddWhat {
+    /// A new resource through every layer: proto and gRPC methods, HTTP DTOs and routes, biz
+    /// entity, port, use case and errors, Dapr state adapter with ETag, shaku wiring, unit tests
+    /// with mocks, an integration test.
+    Entity(entity::EntityArgs),
+    /// A consumer of an event topic: idempotent handler answering SUCCESS / RETRY / DROP, its
+    /// subscription with a dead-letter topic, a unit test.
+    Consumer(consumer::ConsumerArgs),
+    /// A saga: its definition in biz (compensations in reverse order), a Dapr Workflow adapter
+    /// with one activity per action and compensation, and unit tests of every failure point.
+    Saga(saga::SagaArgs),
+    /// A Dapr component from daprgen's catalogue, copied into components/ and wired into config.
+    Component(component::ComponentArgs),
+}
 
 /// Runs `daprgen` with `args` (the first one is the program name), printing to `out` and `err`
 /// (colours only when `colors` is set). Returns the exit code.
@@ -132,9 +146,23 @@ pub fn run(
             destination,
         })
         .and_then(|dir| Ok(writeln!(out, "created {}", dir.display())?)),
-        Command::Add(add) => run_add(&add.target, out, palette, |_, _| match add.what {}),
-        Command::Doctor { redis, placement, scheduler } => {
-            let report = doctor::run(&DoctorOptions { redis, placement, scheduler, ..DoctorOptions::default() });
+        Command::Add(add) => run_add(&add.target, out, palette, |service, templates| match &add.what {
+            AddWhat::Entity(args) => entity::plan(service, templates, args),
+            AddWhat::Consumer(args) => consumer::plan(service, templates, args),
+            AddWhat::Saga(args) => saga::plan(service, templates, args),
+            AddWhat::Component(args) => component::plan(service, templates, args),
+        }),
+        Command::Doctor {
+            redis,
+            placement,
+            scheduler,
+        } => {
+            let report = doctor::run(&DoctorOptions {
+                redis,
+                placement,
+                scheduler,
+                ..DoctorOptions::default()
+            });
             if let Err(error) = write!(out, "{}", report.render(colors)) {
                 let _ = writeln!(err, "daprgen: error: {error}");
                 return EXIT_FAILED;

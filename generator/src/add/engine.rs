@@ -90,6 +90,17 @@ impl Plan {
         self
     }
 
+    /// The paths of the files the plan creates, in order.
+    pub fn created(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Create { path, .. } => Some(path.display().to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Appends `items` to the array at `pointer` of the JSON document `path`.
     pub fn append_json(&mut self, path: impl Into<PathBuf>, pointer: &str, items: Vec<Value>) -> &mut Self {
         self.changes.push(Change::AppendJson {
@@ -328,7 +339,22 @@ pub fn insert_at_anchor(path: &Path, content: &str, anchor: &str, text: &str, su
 /// trailing commas before a closing bracket. Whether a file already holds a block is decided on
 /// these, so a block that rustfmt re-wrapped after an earlier run is still recognised.
 fn squash(text: &str) -> String {
-    let mut squashed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let identifier = |c: char| c.is_alphanumeric() || c == '_';
+    let mut squashed = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_space = true;
+            continue;
+        }
+        // Whitespace between two words stays one space: `dyn Orders`, or the end of one line and
+        // the start of the next, which must not glue into one longer name.
+        if pending_space && identifier(c) && squashed.chars().next_back().is_some_and(identifier) {
+            squashed.push(' ');
+        }
+        pending_space = false;
+        squashed.push(c);
+    }
     for close in [")", "}", "]", ">"] {
         squashed = squashed.replace(&format!(",{close}"), close);
     }
@@ -616,6 +642,16 @@ mod tests {
         assert!(
             updated.contains("    orders: Arc<dyn Orders>,\n    // daprgen:anchor"),
             "{updated}"
+        );
+    }
+
+    #[test]
+    fn a_block_after_a_line_ending_in_a_word_is_recognised() {
+        let path = Path::new("Cargo.toml");
+        let content = "[dependencies]\nutoipa.workspace = true\nprost-types.workspace = true\n# daprgen:anchor deps\n";
+        assert_eq!(
+            insert_at_anchor(path, content, "deps", "prost-types.workspace = true\n", "add").unwrap(),
+            content
         );
     }
 

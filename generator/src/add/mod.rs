@@ -5,8 +5,12 @@
 //! the anchors the template put into existing files, then [`engine::apply`]s the plan all at
 //! once, or prints it as a diff with `--dry-run`. Running a command twice changes nothing.
 
+pub mod component;
+pub mod consumer;
 pub mod engine;
+pub mod entity;
 pub mod names;
 mod rustfmt;
+pub mod saga;
 pub mod service;
 pub mod templates;

@@ -14,7 +14,7 @@
 //! A service already holding an identical component of that name is left as it is; a different
 //! component of that name is refused (a sidecar loads one component per name).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use heck::ToSnakeCase;
@@ -132,29 +132,12 @@ pub struct ServiceComponent {
 
 /// The components (`kind: Component`) of the service's `components/`, by file name.
 pub fn service_components(service: &Service) -> anyhow::Result<Vec<ServiceComponent>> {
-    let dir = service.path("components");
     let mut found = Vec::new();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(error) => return Err(error).with_context(|| format!("reading {}", dir.display())),
-    };
-    for entry in entries {
-        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
-        if !path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    for (path, text) in service.read_files("components", &["yaml", "yml"])? {
         if let Some(header) = read_header(&text).filter(|header| header.kind == "Component") {
-            let name = path.file_name().expect("a file has a name");
-            found.push(ServiceComponent {
-                path: Path::new("components").join(name),
-                header,
-                text,
-            });
+            found.push(ServiceComponent { path, header, text });
         }
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
 }
 

@@ -231,30 +231,16 @@ pub struct ExistingConsumer {
 
 /// The consumers `daprgen add consumer` put into the service.
 pub fn existing_consumers(service: &Service) -> anyhow::Result<Vec<ExistingConsumer>> {
-    let dir = service.path("crates/service/src/subscription");
     let mut consumers = Vec::new();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(consumers),
-        Err(error) => return Err(error).with_context(|| format!("reading {}", dir.display())),
-    };
-    for entry in entries {
-        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
-        let Some(snake) = path.file_stem().and_then(|stem| stem.to_str()) else {
-            continue;
-        };
-        if path.extension().is_none_or(|ext| ext != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        if let Some(topic) = topic_constant(&text) {
+    for (path, text) in service.read_files("crates/service/src/subscription", &["rs"])? {
+        let snake = path.file_stem().and_then(|stem| stem.to_str());
+        if let (Some(snake), Some(topic)) = (snake, topic_constant(&text)) {
             consumers.push(ExistingConsumer {
                 snake: snake.to_owned(),
                 topic,
             });
         }
     }
-    consumers.sort_by(|a, b| a.snake.cmp(&b.snake));
     Ok(consumers)
 }
 

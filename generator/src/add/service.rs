@@ -109,6 +109,33 @@ impl Service {
     pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
         self.root.join(relative)
     }
+
+    /// The files directly in the service's directory `relative` whose extension is one of
+    /// `extensions`, with their text, sorted by path (relative to the service's root). A
+    /// missing directory has none.
+    pub fn read_files(&self, relative: &str, extensions: &[&str]) -> anyhow::Result<Vec<(PathBuf, String)>> {
+        let dir = self.path(relative);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
+            let wanted = path
+                .extension()
+                .and_then(|ext| ext.to_str())
+                .is_some_and(|ext| extensions.contains(&ext));
+            if wanted && path.is_file() {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let name = path.file_name().expect("a file has a name");
+                files.push((Path::new(relative).join(name), text));
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
 }
 
 #[cfg(test)]

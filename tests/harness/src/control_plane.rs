@@ -17,7 +17,9 @@ use crate::runtime::DaprRuntime;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often, and how far apart, a start on fixed ports is tried again while a port is taken.
-const FIXED_PORT_TRIES: u32 = 10;
+// A previous run's service on the same fixed ports may still be exiting, and on a loaded machine
+// that took longer than 3 s once: wait up to 15 s before calling the port taken.
+const FIXED_PORT_TRIES: u32 = 50;
 const FIXED_PORT_PAUSE: Duration = Duration::from_millis(300);
 
 /// The placement service (actor placement tables, used by workflows).

@@ -40,7 +40,7 @@ pub use control_plane::{Placement, Scheduler};
 pub use daprd::{API_TOKEN_HEADER, Daprd, DaprdBuilder, RawDaprClient};
 pub use ports::free_port;
 pub use process::{ManagedProcess, StartError, start_with_retries};
-pub use redis::Redis;
+pub use redis::{Redis, stream_entries as redis_stream_entries};
 pub use run_file::{
     AppConfig, AppStopped, LOCAL_PLACEMENT_PORTS, LOCAL_REDIS_PORT, LOCAL_SCHEDULER_PORTS, LogDestination, MultiAppRun,
     RUN_FILE_NAME, RunFile, RunOptions, RunningApp, SUPPORTED_KEYS, StopReport,

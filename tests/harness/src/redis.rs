@@ -86,6 +86,28 @@ impl Redis {
     }
 }
 
+/// The raw entries of the redis stream `stream` on loopback port `port` (what `XRANGE stream - +`
+/// answers, unparsed: enough to look for a value in it), read with a PING after it so the end of
+/// the answer is known.
+pub async fn stream_entries(port: u16, stream: &str) -> anyhow::Result<String> {
+    let mut connection = TcpStream::connect(("127.0.0.1", port)).await?;
+    let command = format!(
+        "*4\r\n$6\r\nXRANGE\r\n${}\r\n{stream}\r\n$1\r\n-\r\n$1\r\n+\r\n*1\r\n$4\r\nPING\r\n",
+        stream.len()
+    );
+    connection.write_all(command.as_bytes()).await?;
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"+PONG\r\n") {
+        let mut chunk = [0u8; 4096];
+        let read = connection.read(&mut chunk).await?;
+        if read == 0 {
+            bail!("redis on port {port} closed the connection before answering XRANGE {stream}");
+        }
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
 /// True when something on loopback port `port` answers a redis PING with PONG.
 pub(crate) async fn answers_ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {

@@ -613,26 +613,6 @@ apps:
 // ---------------------------------------------------------------------------------------------
 // A daprd behaviour that decides whether a stop is clean.
 
-/// The raw entries of the redis stream `stream` (what `XRANGE stream - +` answers, unparsed),
-/// read with a PING after it so the end of the answer is known.
-async fn redis_stream(port: u16, stream: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut connection = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let command = format!(
-        "*4\r\n$6\r\nXRANGE\r\n${}\r\n{stream}\r\n$1\r\n-\r\n$1\r\n+\r\n*1\r\n$4\r\nPING\r\n",
-        stream.len()
-    );
-    connection.write_all(command.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"+PONG\r\n") {
-        let mut chunk = [0u8; 4096];
-        let read = connection.read(&mut chunk).await.unwrap();
-        assert!(read > 0, "redis closed the connection");
-        answer.extend_from_slice(&chunk[..read]);
-    }
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 #[tokio::test]
 async fn daprd_stopped_within_a_second_of_an_outbox_transaction_exits_1() {
     use dapr::dapr::proto::common::v1::StateItem;
@@ -690,8 +670,9 @@ async fn daprd_stopped_within_a_second_of_an_outbox_transaction_exits_1() {
     let patient = sidecar("patient.log").await.unwrap();
     transact(&patient, "patient-stop").await;
     let started = std::time::Instant::now();
-    while !redis_stream(redis.port(), "domain-events")
+    while !dapr_harness::redis_stream_entries(redis.port(), "domain-events")
         .await
+        .unwrap()
         .contains("patient-stop")
     {
         assert!(

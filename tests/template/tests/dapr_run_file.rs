@@ -27,7 +27,6 @@ use daprgen::new::{NewService, run};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use template_tests::cargo::{env_duration, progress, seconds, set_by_outer_cargo, shared_target, work_dir};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SERVICE: &str = "runfile-check";
 
@@ -186,7 +185,8 @@ async fn serves(app: &RunningApp, token: &str) -> String {
 /// localhost:6379 that the components use) holds an event mentioning `id`.
 async fn outbox_event_published(id: &str) {
     let started = Instant::now();
-    while !redis_stream("domain-events").await.contains(id) {
+    let events = || dapr_harness::redis_stream_entries(dapr_harness::LOCAL_REDIS_PORT, "domain-events");
+    while !events().await.expect("the run's redis on localhost:6379").contains(id) {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "no domain event for item {id} on topic domain-events within 30 s"
@@ -197,25 +197,4 @@ async fn outbox_event_published(id: &str) {
         "dapr-run-file: the outbox published the create's event after {}",
         seconds(started.elapsed())
     ));
-}
-
-/// The raw entries of a redis stream on localhost:6379 (`XRANGE stream - +`, unparsed), read
-/// with a PING after it so the end of the answer is known.
-async fn redis_stream(stream: &str) -> String {
-    let mut connection = tokio::net::TcpStream::connect(("127.0.0.1", dapr_harness::LOCAL_REDIS_PORT))
-        .await
-        .expect("the run's redis on localhost:6379");
-    let command = format!(
-        "*4\r\n$6\r\nXRANGE\r\n${}\r\n{stream}\r\n$1\r\n-\r\n$1\r\n+\r\n*1\r\n$4\r\nPING\r\n",
-        stream.len()
-    );
-    connection.write_all(command.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"+PONG\r\n") {
-        let mut chunk = [0u8; 4096];
-        let read = connection.read(&mut chunk).await.unwrap();
-        assert!(read > 0, "redis closed the connection");
-        answer.extend_from_slice(&chunk[..read]);
-    }
-    String::from_utf8_lossy(&answer).into_owned()
 }

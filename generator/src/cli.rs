@@ -13,8 +13,8 @@ use crate::add::templates::Templates;
 use crate::add::{component, consumer, entity, saga};
 use crate::doctor::{self, DoctorOptions};
 use crate::error::is_bad_input;
-use crate::new;
 use crate::output::{self, Palette};
+use crate::{example, new};
 
 /// Exit code: done, or nothing to do.
 pub const EXIT_DONE: u8 = 0;
@@ -65,6 +65,16 @@ enum Command {
         /// Dapr's scheduler service (workflows, jobs).
         #[arg(long, value_name = "HOST:PORT", default_value = doctor::DEFAULT_SCHEDULER)]
         scheduler: String,
+    },
+    /// Makes a complete example system in DIR (which must not exist or be empty) the way a user
+    /// would — `daprgen new` for each service, `daprgen add` for what they share — plus a thin
+    /// overlay of example business logic. Its README.md lists the commands.
+    Example {
+        /// Which example.
+        #[arg(value_enum)]
+        name: example::ExampleName,
+        /// The directory to make it in.
+        dir: PathBuf,
     },
     /// Lists the templates `daprgen add` renders; a service overrides one by putting a file of the
     /// same name under `.daprgen/templates/`.
@@ -170,6 +180,7 @@ pub fn run(
             return if report.passed() { EXIT_DONE } else { EXIT_FAILED };
         }
         Command::Templates { path } => list_templates(path.as_deref(), out),
+        Command::Example { name, dir } => example::run(name, &dir, out),
     };
     match outcome {
         Ok(()) => EXIT_DONE,

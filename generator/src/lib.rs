@@ -5,6 +5,7 @@ pub mod add;
 pub mod cli;
 pub mod doctor;
 pub mod error;
+pub mod example;
 mod input;
 pub mod new;
 pub mod output;

@@ -89,8 +89,10 @@ impl Service {
         Self::open(root)
     }
 
-    /// The service whose root is `root`.
+    /// The service whose root is `root`. The root is kept absolute: tools run in other working
+    /// directories (rustfmt) are handed paths inside it.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
+        let root = &std::path::absolute(root).with_context(|| format!("resolving {}", root.display()))?;
         let marker = root.join(MARKER);
         let text = std::fs::read_to_string(&marker).with_context(|| format!("reading {}", marker.display()))?;
         let info = toml::from_str(&text).with_context(|| {

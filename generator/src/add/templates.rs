@@ -17,6 +17,15 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 /// Where a service keeps its overrides, relative to its root.
 pub const OVERRIDES: &str = ".daprgen/templates";
 
+/// An empty registry set up for generated code: strict (a missing value is a bug in the
+/// command, not an empty string in generated code) and without HTML escaping.
+pub fn registry() -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    registry
+}
+
 /// The templates a command renders, each either daprgen's own or the service's override.
 pub struct Templates {
     registry: Handlebars<'static>,
@@ -26,14 +35,11 @@ pub struct Templates {
 impl Templates {
     /// daprgen's own templates only.
     pub fn builtin() -> anyhow::Result<Self> {
-        let mut registry = Handlebars::new();
-        // A missing value is a bug in the command, not an empty string in generated code.
-        registry.set_strict_mode(true);
-        // Generated code is not HTML.
-        registry.register_escape_fn(handlebars::no_escape);
-        let mut files = Vec::new();
-        collect(&BUILTIN, &mut files);
-        for file in files {
+        let mut registry = registry();
+        let templates = embedded_files(&BUILTIN)
+            .into_iter()
+            .filter(|file| file.path().extension().is_some_and(|ext| ext == "hbs"));
+        for file in templates {
             let name = file.path().to_string_lossy().replace('\\', "/");
             let text = file
                 .contents_utf8()
@@ -116,12 +122,11 @@ impl Templates {
     }
 }
 
-fn collect(dir: &'static Dir<'static>, files: &mut Vec<&'static include_dir::File<'static>>) {
-    files.extend(
-        dir.files()
-            .filter(|file| file.path().extension().is_some_and(|ext| ext == "hbs")),
-    );
+/// Every file of an embedded directory, recursively.
+pub fn embedded_files(dir: &'static Dir<'static>) -> Vec<&'static include_dir::File<'static>> {
+    let mut files: Vec<_> = dir.files().collect();
     for sub in dir.dirs() {
-        collect(sub, files);
+        files.extend(embedded_files(sub));
     }
+    files
 }

@@ -1,0 +1,171 @@
+//! A small typed client of the stock API, over HTTP, for the tests that are about what
+//! the service does rather than about one transport's details (events, adjustments, transfers).
+
+use api::http::TransferBody;
+use api::http::{Problem, StockBody, StockDto};
+use reqwest::StatusCode;
+use reqwest::header::{ETAG, IF_MATCH};
+
+/// A stock as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its quantity.
+    pub quantity: i64,
+    /// Its version, incremented by every change.
+    pub version: u64,
+    /// Its ETag, for the next update.
+    pub etag: String,
+}
+
+/// Why the API refused a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Bad input: 400 or 422, with the service's explanation.
+    Invalid(String),
+    /// No such stock: 404.
+    NotFound,
+    /// A stale version or a concurrent writer: 409 or 412; read again and retry.
+    Conflict(String),
+    /// Anything else: a server error or a transport failure. Never expected.
+    Failed(String),
+}
+
+/// The stock API of one service.
+#[derive(Debug, Clone)]
+pub struct StockClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl StockClient {
+    /// A client of the service at `base_url` (e.g. `http://127.0.0.1:41234`).
+    pub fn new(http: reqwest::Client, base_url: impl Into<String>) -> Self {
+        Self {
+            http,
+            base_url: base_url.into(),
+        }
+    }
+
+    /// Creates a stock.
+    pub async fn create(&self, name: &str, quantity: i64) -> Result<StockView, Refusal> {
+        let body = StockBody {
+            name: name.to_owned(),
+            quantity,
+        };
+        let response = self.http.post(self.url("/stocks")).json(&body).send().await;
+        view(expect(response, StatusCode::CREATED).await?).await
+    }
+
+    /// Reads a stock.
+    pub async fn get(&self, id: &str) -> Result<StockView, Refusal> {
+        let response = self
+            .http
+            .get(self.url(&format!("/stocks/{id}")))
+            .send()
+            .await;
+        view(expect(response, StatusCode::OK).await?).await
+    }
+
+    /// Replaces a stock, exactly the version `etag` names.
+    pub async fn update(
+        &self,
+        id: &str,
+        name: &str,
+        quantity: i64,
+        etag: &str,
+    ) -> Result<StockView, Refusal> {
+        let body = StockBody {
+            name: name.to_owned(),
+            quantity,
+        };
+        let response = self
+            .http
+            .put(self.url(&format!("/stocks/{id}")))
+            .header(IF_MATCH, etag)
+            .json(&body)
+            .send()
+            .await;
+        view(expect(response, StatusCode::OK).await?).await
+    }
+
+    /// Deletes a stock, whatever its version.
+    pub async fn delete(&self, id: &str) -> Result<(), Refusal> {
+        let response = self
+            .http
+            .delete(self.url(&format!("/stocks/{id}")))
+            .send()
+            .await;
+        expect(response, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// Moves `amount` from one stock to another.
+    pub async fn transfer(&self, from: &str, to: &str, amount: i64) -> Result<(), Refusal> {
+        let body = TransferBody {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            amount,
+        };
+        let response = self
+            .http
+            .post(self.url("/stocks/transfers"))
+            .json(&body)
+            .send()
+            .await;
+        expect(response, StatusCode::OK).await.map(drop)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// The response if it has `status`; otherwise the refusal its problem details describe.
+async fn expect(
+    response: reqwest::Result<reqwest::Response>,
+    status: StatusCode,
+) -> Result<reqwest::Response, Refusal> {
+    let response = response.map_err(|error| Refusal::Failed(error.to_string()))?;
+    let actual = response.status();
+    if actual == status {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let detail = serde_json::from_str::<Problem>(&body)
+        .ok()
+        .and_then(|problem| problem.detail)
+        .unwrap_or_else(|| body.clone());
+    Err(match actual {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Refusal::Invalid(detail),
+        StatusCode::NOT_FOUND => Refusal::NotFound,
+        StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => Refusal::Conflict(detail),
+        other => Refusal::Failed(format!("expected {status}, got {other}: {body}")),
+    })
+}
+
+async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, Refusal> {
+    response
+        .json()
+        .await
+        .map_err(|error| Refusal::Failed(format!("unreadable body: {error}")))
+}
+
+async fn view(response: reqwest::Response) -> Result<StockView, Refusal> {
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|etag| etag.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| Refusal::Failed("the response has no ETag".to_owned()))?;
+    let dto: StockDto = json(response).await?;
+    Ok(StockView {
+        id: dto.id,
+        name: dto.name,
+        quantity: dto.quantity,
+        version: dto.version,
+        etag,
+    })
+}

@@ -1,5 +1,5 @@
 # The two commands of the quick start (README.md):
-#   make demo   start a real Dapr stack and show it working
+#   make demo   run the order-saga example (three services, real sidecars) and show each order's outcome
 #   make test   every test, after installing what they need
 # Both install their prerequisites first (`make dapr`), so they work on a fresh machine.
 
@@ -12,7 +12,7 @@ CARGO ?= cargo
 
 help:
 	@echo "make dapr   install the pinned Dapr runtime (built from Go modules) and redis-server"
-	@echo "make demo   start redis, placement, scheduler and daprd and exercise them"
+	@echo "make demo   build the order-saga example's three services, run them with real sidecars, print each order's outcome"
 	@echo "make tools  install the cargo-generate CLI that tests compare daprgen new against"
 	@echo "make test   install what tests need, then lint and run every test"
 	@echo "make bench  measure generator, build and runtime figures against their floors (docs/BENCHMARKS.md)"
@@ -24,7 +24,7 @@ tools:
 	@bash tools/cargo-generate/install.sh
 
 demo: dapr
-	$(CARGO) run --quiet -p dapr-harness --example stack_demo
+	$(CARGO) run --quiet --locked -p order-saga --bin demo
 
 lint:
 	$(CARGO) fmt --all --check

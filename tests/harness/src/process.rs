@@ -106,6 +106,16 @@ impl ManagedProcess {
         }
     }
 
+    /// Kills the process at once (SIGKILL, to its whole group when it leads one), as a crash
+    /// would, and returns its exit status; a process that exited earlier returns that status.
+    pub fn kill(&mut self) -> anyhow::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        self.signal(libc::SIGKILL)?;
+        Ok(self.child.wait()?)
+    }
+
     /// Sends `signal` to the process, or to its group when it leads one.
     fn signal(&self, signal: libc::c_int) -> anyhow::Result<()> {
         let pid = libc::pid_t::try_from(self.child.id())?;

@@ -475,6 +475,12 @@ impl RunFile {
     pub fn apps(&self) -> &[AppConfig] {
         &self.apps
     }
+
+    /// The apps, to change before a run: e.g. a test that builds the apps itself replaces each
+    /// `command` with the binary it built, or adds to `env` what only that run should have.
+    pub fn apps_mut(&mut self) -> &mut [AppConfig] {
+        &mut self.apps
+    }
 }
 
 /// Adds to serde's "unknown field" error whether the key is one of the CLI's that this runner
@@ -830,6 +836,8 @@ pub struct RunningApp {
     daprd: Option<Daprd>,
     app: Option<ManagedProcess>,
     app_api_token: Option<String>,
+    /// Variables a restart removed from the app's environment ([`MultiAppRun::restart_app`]).
+    unset_env: Vec<String>,
     followers: Vec<Follower>,
     started: Instant,
     ready_after: Duration,
@@ -892,7 +900,7 @@ impl RunningApp {
     }
 
     /// From the start of its sidecar until the app answered its probe and the sidecar reported
-    /// it healthy.
+    /// it healthy; after [`MultiAppRun::restart_app`], from the restart.
     pub fn ready_after(&self) -> Duration {
         self.ready_after
     }
@@ -985,6 +993,87 @@ impl MultiAppRun {
     /// What the run uses for redis, placement and scheduler, in words.
     pub fn local_services(&self) -> &[String] {
         &self.services.notes
+    }
+
+    /// The running app `app_id` with a `command`, for the crash and restart methods below.
+    fn app_with_process(&mut self, app_id: &str) -> anyhow::Result<&mut RunningApp> {
+        let app = self
+            .apps
+            .iter_mut()
+            .find(|app| app.config.app_id == app_id)
+            .with_context(|| format!("the run has no app {app_id:?}"))?;
+        if app.config.command.is_empty() {
+            bail!("app {app_id} has no command, so no process of its own");
+        }
+        Ok(app)
+    }
+
+    /// Kills the process of app `app_id` at once (SIGKILL to its process group), as a crash
+    /// would, and returns its exit status; its sidecar keeps running. See [`MultiAppRun::restart_app`].
+    pub fn kill_app(&mut self, app_id: &str) -> anyhow::Result<ExitStatus> {
+        let app = self.app_with_process(app_id)?;
+        app.app
+            .as_mut()
+            .context("each app with a command has a process")?
+            .kill()
+    }
+
+    /// Waits up to `timeout` for the process of app `app_id` to exit by itself (e.g. a crash the
+    /// test provoked), and returns its exit status; its sidecar keeps running.
+    pub async fn wait_for_app_exit(&mut self, app_id: &str, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let app = self.app_with_process(app_id)?;
+        let process = app.app.as_mut().context("each app with a command has a process")?;
+        let started = Instant::now();
+        loop {
+            if let Some(status) = process.try_exit_status()? {
+                return Ok(status);
+            }
+            if started.elapsed() > timeout {
+                bail!("app {app_id} still runs {timeout:?} after the wait for its exit began");
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+
+    /// Starts the command of app `app_id` again, next to its sidecar (which kept running), and
+    /// waits until it is ready, as at the start. A process still running is killed first
+    /// ([`MultiAppRun::kill_app`]). `env` changes the app's environment from now on, over the
+    /// file's `env:`: `Some` sets a variable, `None` removes it (also one of the runner's own).
+    /// This is what `dapr run -f` cannot do, and what a test of "the app crashed and came back"
+    /// needs. The new process logs to a new file; [`RunningApp::ready_after`] then counts from the
+    /// restart.
+    pub async fn restart_app(&mut self, app_id: &str, env: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+        let options = self.options.clone();
+        let app = self.app_with_process(app_id)?;
+        if let Some(process) = &mut app.app {
+            process.kill()?;
+        }
+        for (name, value) in env {
+            app.unset_env.retain(|unset| unset != name);
+            match value {
+                Some(value) => {
+                    app.config.env.insert((*name).to_owned(), (*value).to_owned());
+                }
+                None => {
+                    app.config.env.remove(*name);
+                    app.unset_env.push((*name).to_owned());
+                }
+            }
+        }
+        if let Some(port) = app.config.app_port {
+            ensure_free(port).with_context(|| format!("app {app_id}: appPort {port}, for the restart"))?;
+        }
+        app.started = Instant::now();
+        let daprd = app.daprd.as_ref().context("the sidecar runs until the stop")?;
+        let (process, follower) = spawn_app(&app.config, &app.unset_env, &options, daprd, &log_timestamp())?;
+        app.app = Some(process);
+        app.followers.extend(follower);
+        wait_until_ready(app, &options).await?;
+        options.report(&format!(
+            "app {app_id}: restarted, ready in {:.1}s",
+            app.ready_after.as_secs_f64()
+        ));
+        Ok(())
     }
 
     /// Waits until an app or a sidecar exits by itself, and says which and how.
@@ -1217,36 +1306,8 @@ async fn start_app(config: &AppConfig, options: &RunOptions, timestamp: &str) ->
         options.report(&format!("app {id}: no command, so the sidecar runs alone"));
         None
     } else {
-        let app_log = logs.join(format!("{id}_app_{timestamp}.log"));
-        let mut command = Command::new(&config.command[0]);
-        command.args(&config.command[1..]).current_dir(&config.app_dir);
-        for (name, value) in &options.env {
-            match value {
-                Some(value) => command.env(name, value),
-                None => command.env_remove(name),
-            };
-        }
-        // What the CLI adds to its own environment for the app, then the file's env: over it.
-        command
-            .env("APP_ID", id)
-            .env("DAPR_HTTP_PORT", daprd.http_port().to_string())
-            .env("DAPR_GRPC_PORT", daprd.grpc_port().to_string())
-            .env("APP_PROTOCOL", &config.app_protocol);
-        if let Some(port) = config.app_port {
-            command.env("APP_PORT", port.to_string());
-        }
-        command.envs(&config.env);
-        options.report(&format!(
-            "app {id}: starting `{}` in {} (log {})",
-            config.command.join(" "),
-            config.app_dir.display(),
-            app_log.display()
-        ));
-        let process = ManagedProcess::spawn_in_own_group(format!("app {id}"), command, &app_log)
-            .with_context(|| format!("app {id}: starting its command {:?}", config.command))?;
-        if options.console && config.app_log.shows_on_console() {
-            followers.push(Follower::start(app_log, format!("== APP - {id} == ")));
-        }
+        let (process, follower) = spawn_app(config, &[], options, &daprd, timestamp)?;
+        followers.extend(follower);
         Some(process)
     };
     Ok(RunningApp {
@@ -1254,10 +1315,66 @@ async fn start_app(config: &AppConfig, options: &RunOptions, timestamp: &str) ->
         daprd: Some(daprd),
         app,
         app_api_token,
+        unset_env: Vec::new(),
         followers,
         started,
         ready_after: Duration::ZERO,
     })
+}
+
+/// Starts the command of app `config` in its directory, next to its running sidecar `daprd`, with
+/// the environment the CLI gives it (the runner's own, the CLI's variables, then the file's `env:`
+/// over them), without the variables named in `unset_env`. Also returns the follower that copies
+/// its log to the console, when the file asks for that.
+fn spawn_app(
+    config: &AppConfig,
+    unset_env: &[String],
+    options: &RunOptions,
+    daprd: &Daprd,
+    timestamp: &str,
+) -> anyhow::Result<(ManagedProcess, Option<Follower>)> {
+    let id = &config.app_id;
+    let logs = config.logs_dir();
+    let mut app_log = logs.join(format!("{id}_app_{timestamp}.log"));
+    // A restart within the same second as the start must not overwrite the first log.
+    for attempt in 2.. {
+        if !app_log.exists() {
+            break;
+        }
+        app_log = logs.join(format!("{id}_app_{timestamp}_{attempt}.log"));
+    }
+    let mut command = Command::new(&config.command[0]);
+    command.args(&config.command[1..]).current_dir(&config.app_dir);
+    for (name, value) in &options.env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    // What the CLI adds to its own environment for the app, then the file's env: over it.
+    command
+        .env("APP_ID", id)
+        .env("DAPR_HTTP_PORT", daprd.http_port().to_string())
+        .env("DAPR_GRPC_PORT", daprd.grpc_port().to_string())
+        .env("APP_PROTOCOL", &config.app_protocol);
+    if let Some(port) = config.app_port {
+        command.env("APP_PORT", port.to_string());
+    }
+    command.envs(&config.env);
+    for name in unset_env {
+        command.env_remove(name);
+    }
+    options.report(&format!(
+        "app {id}: starting `{}` in {} (log {})",
+        config.command.join(" "),
+        config.app_dir.display(),
+        app_log.display()
+    ));
+    let process = ManagedProcess::spawn_in_own_group(format!("app {id}"), command, &app_log)
+        .with_context(|| format!("app {id}: starting its command {:?}", config.command))?;
+    let follower = (options.console && config.app_log.shows_on_console())
+        .then(|| Follower::start(app_log, format!("== APP - {id} == ")));
+    Ok((process, follower))
 }
 
 /// Waits until the app answers (see [`RunningApp::app_answers`]) and its sidecar reports healthy

@@ -548,6 +548,73 @@ apps:
 }
 
 #[tokio::test]
+async fn an_app_can_be_killed_and_restarted_with_another_environment_beside_its_sidecar() {
+    let _turn = FIXED_PORTS.lock().await;
+    let dir = tree(&[
+        (
+            "dapr.yaml",
+            &format!(
+                "version: 1
+common:
+  resourcesPath: ./components
+  placementHostAddress: ''
+  schedulerHostAddress: ''
+apps:
+  - appID: phoenix
+    appDirPath: ./phoenix
+    {}
+    env:
+      MODE: first
+",
+                shell_app("exit 0")
+            ),
+        ),
+        ("components/", ""),
+        ("phoenix/", ""),
+    ]);
+    let app_dir = dir.path().join("phoenix");
+    let file = RunFile::load(dir.path()).unwrap();
+    let mut run = MultiAppRun::start(&file, quiet().env("RUNNER_ONLY", "exported"))
+        .await
+        .unwrap();
+    let env = env_file(&app_dir).await;
+    assert!(env.contains(&"MODE=first".to_owned()), "{env:?}");
+    let (first_pid, sidecar_pid) = {
+        let app = run.app("phoenix").unwrap();
+        (app.app_pid().unwrap(), app.daprd().pid())
+    };
+
+    let killed = run.kill_app("phoenix").unwrap();
+    assert_eq!(killed.to_string(), "signal: 9 (SIGKILL)");
+    let exited = run.wait_for_app_exit("phoenix", Duration::from_secs(1)).await.unwrap();
+    assert_eq!(exited, killed, "an exited app reports its status again");
+    fs::remove_file(app_dir.join("env.txt")).unwrap();
+
+    run.restart_app("phoenix", &[("MODE", Some("second")), ("RUNNER_ONLY", None)])
+        .await
+        .unwrap();
+    let env = env_file(&app_dir).await;
+    assert!(env.contains(&"MODE=second".to_owned()), "{env:?}");
+    assert!(!env.iter().any(|line| line.starts_with("RUNNER_ONLY=")), "{env:?}");
+    let app = run.app("phoenix").unwrap();
+    assert_ne!(app.app_pid(), Some(first_pid), "a new process");
+    assert_eq!(app.daprd().pid(), sidecar_pid, "the same sidecar");
+    assert_eq!(
+        log_files(&app_dir)
+            .iter()
+            .filter(|file| file.to_string_lossy().contains("_app_"))
+            .count(),
+        2
+    );
+
+    let report = run.stop().await.unwrap();
+    assert!(
+        report.apps[0].app_exit.is_some_and(|status| status.success()),
+        "{report}"
+    );
+}
+
+#[tokio::test]
 async fn an_app_that_dies_during_start_up_fails_the_start_with_its_log() {
     let _turn = FIXED_PORTS.lock().await;
     let port = dapr_harness::free_port().unwrap();

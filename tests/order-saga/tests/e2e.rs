@@ -1,6 +1,9 @@
 //! End to end: the order-saga example as built from `examples/order-saga` (or `ORDER_SAGA_DIR`),
 //! three services beside three real daprd, with placement, scheduler and redis, all started by
 //! the harness's stand-in for `dapr run -f`, failure injection on (`on,decline_over=5000`).
+//! Scenarios: the happy path, declined payment, short stock, a transient failure, a compensation
+//! that fails for good, 100 concurrent random orders with their invariants, throughput, and the
+//! order process crashing after the first step.
 //!
 //! One stack serves every scenario (its app ports are fixed by `dapr.yaml`), so they run one after
 //! the other in a single test; each seeds its own stock and accounts, so none sees another's
@@ -50,6 +53,8 @@ async fn the_order_saga_example_end_to_end() {
         }
     };
     let client = stack.client().clone();
+    // Runs beside the others: it waits out a compensation's whole retry budget.
+    let compensation_fails = tokio::spawn(run("compensation_fails", basic::compensation_fails(client.clone())));
     scenario("happy_path", run("happy_path", basic::happy_path(&client)).await);
     scenario(
         "declined_payment",
@@ -65,6 +70,11 @@ async fn the_order_saga_example_end_to_end() {
         run("random_orders", load::random_orders(&client)).await,
     );
     scenario("throughput", run("throughput", load::throughput(&client)).await);
+    // Before the crash scenario restarts the order app.
+    scenario(
+        "compensation_fails",
+        compensation_fails.await.expect("the scenario does not panic"),
+    );
     scenario(
         "order_app_crash",
         run("order_app_crash", crash::order_app_crash(&mut stack)).await,

@@ -123,3 +123,42 @@ pub async fn transient_failure(client: &SagaClient) -> anyhow::Result<()> {
     ensure!(client.balance(&alice).await? == 8800, "charged exactly once");
     Ok(())
 }
+
+/// Payment refuses, and inventory stays unavailable for the release through every retry of the
+/// compensation: the saga ends `compensation_failed`, naming the release, and the reservation is
+/// left in place for a person to look at — never reported as cancelled. Takes the compensation's
+/// whole retry budget (about a minute and a half), so the test runs it beside the other scenarios.
+pub async fn compensation_fails(client: SagaClient) -> anyhow::Result<()> {
+    let mut ledger = Ledger::new();
+    let sku = ledger.seed_stock(&client, "stuck-sku", 10).await?;
+    let rich = ledger.seed_account(&client, "stuck-rich", 100_000).await?;
+    let order = Order::new((&sku, "stuck-sku"), 3, (&rich, "stuck-rich"), 6000).failing("release_stock", 100);
+    let result = client.run_order(order, SAGA_TIMEOUT).await?;
+    progress(format_args!(
+        "after {} ms:\n{}",
+        result.latency.as_millis(),
+        outcome_table(std::slice::from_ref(&result))
+    ));
+    expect_status(&result, OrderStatus::CompensationFailed)?;
+    let failed: Vec<&str> = result
+        .saga
+        .compensation_failures
+        .iter()
+        .map(|failure| failure.operation.as_str())
+        .collect();
+    ensure!(failed == ["release_stock"], "failed compensations: {failed:?}");
+    ensure!(
+        result.saga.done == ["reserve_stock"] && result.saga.compensated.is_empty(),
+        "done {:?}, compensated {:?}",
+        result.saga.done,
+        result.saga.compensated
+    );
+    let reservation = client
+        .reservation(&result.saga.id)
+        .await?
+        .context("the reservation is still there")?;
+    ensure!(reservation.state == "reserved", "reservation {reservation:?}");
+    ensure!(client.stock(&sku).await? == 7, "the reserved stock stays taken");
+    ensure!(client.balance(&rich).await? == 100_000, "no money moved");
+    Ok(())
+}

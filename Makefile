@@ -15,7 +15,7 @@ help:
 	@echo "make demo   build the order-saga example's three services, run them with real sidecars, print each order's outcome"
 	@echo "make tools  install the cargo-generate CLI that tests compare daprgen new against"
 	@echo "make test   install what tests need, then lint and run every test"
-	@echo "make bench  measure generator, build and runtime figures against their floors (docs/BENCHMARKS.md)"
+	@echo "make bench  measure generator, build, runtime and saga figures against their floors (docs/BENCHMARKS.md)"
 
 dapr:
 	@bash tools/dapr/install.sh

@@ -11,8 +11,10 @@
 #              redis, against daprd's own state API doing the same state work, with wrk, at each
 #              concurrency of BENCH_CONNECTIONS (BENCH_ROUNDS rounds of BENCH_SECONDS s runs);
 #              resident memory of the service under that load (bench/src, bench/wrk/load.lua)
-# A saga section (issue 5) goes after `runtime`: a function `section_saga` appending its rows to
-# "$results", and its name in `all_sections` below.
+#   saga       sagas per second and p50 / p99 latency of the order-saga example (examples/order-saga,
+#              three services beside real daprd), happy and compensating path, against the same
+#              calls made directly through the order app's sidecar with no workflow, BENCH_SAGAS
+#              sagas at BENCH_SAGA_CONCURRENCY, BENCH_ROUNDS rounds (tests/order-saga, saga-bench)
 #
 # Prerequisites are installed here: wrk from Debian when missing. `make bench` runs `make dapr`
 # first (the Dapr runtime and redis-server). Expensive things are cached outside the clone under
@@ -26,7 +28,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_root=${DAPRGEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/daprgen}
 bench_cache="$cache_root/bench"
-all_sections="generator build runtime"
+all_sections="generator build runtime saga"
 sections=${BENCH_SECTIONS:-$all_sections}
 new_runs=${BENCH_NEW_RUNS:-15}
 rebuild_edits=${BENCH_REBUILD_EDITS:-5}
@@ -145,7 +147,6 @@ prerequisites() {
   say "building daprgen (release) and the load driver"
   (cd "$repo_root" && "$cargo" build --quiet --locked --release -p daprgen && "$cargo" build --quiet --locked -p daprgen-bench) ||
     die "building daprgen or bench/ failed"
-  local target_dir
   target_dir=$(cd "$repo_root" && "$cargo" metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
   daprgen="$target_dir/release/daprgen"
   service_load="$target_dir/debug/service-load"
@@ -352,6 +353,23 @@ section_runtime() {
   gzip -f "$run_dir/runtime/service.log"
 }
 
+# --- saga ----------------------------------------------------------------------------------
+
+section_saga() {
+  step "saga: order-saga sagas per second and latency vs the same calls without a workflow"
+  say "    building saga-bench (release); it builds the example's services when their sources changed"
+  (cd "$repo_root" && "$cargo" build --quiet --locked --release -p order-saga --bin saga-bench) ||
+    die "building saga-bench failed"
+  local saga_bench="$target_dir/release/saga-bench" log="$run_dir/saga.log"
+  [ -x "$saga_bench" ] || die "$saga_bench not found after its build"
+  # Its progress lines (prefixed "order-saga: ") on the terminal; everything, daprd's stop
+  # messages included, in the log. The rows (stdout) go into the results table.
+  BENCH_ROUNDS="$load_rounds" "$saga_bench" "$run_dir/saga.json" >"$run_dir/saga-rows.md" \
+    2> >(tee "$log" | grep --line-buffered -E '^order-saga: (round|warmed|[0-9]+ stock|stack ready|built|building)' | sed 's/^order-saga: /    /' >&2) ||
+    die "the saga benchmark failed; its log: $log" "$(grep -v '^time=' "$log" | tail -n 20)"
+  cat "$run_dir/saga-rows.md" >>"$results"
+}
+
 # --- report --------------------------------------------------------------------------------
 
 machine() {
@@ -385,6 +403,11 @@ main() {
       say ""
       say "CPU time per operation, by process (runtime section, median over rounds):"
       cat "$run_dir/runtime/cpu.md"
+    fi
+    if [ -f "$run_dir/saga.cpu.md" ]; then
+      say ""
+      say "CPU time per saga, by process (saga section, median over rounds):"
+      cat "$run_dir/saga.cpu.md"
     fi
   } >"$report"
   step "results ($(seconds $(($(now_us) - started))) s in all; kept in $report)"

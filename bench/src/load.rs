@@ -6,13 +6,16 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use dapr_harness::measure::{CpuClock, CpuUse};
 use serde::Deserialize;
 
-use crate::cpu::{CpuClock, CpuUse};
 use crate::service::{Memory, ServiceProcess};
 
 /// How often the service's memory is read while it is under load.
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The name the service's CPU time is reported under.
+pub const SERVICE: &str = "service";
 
 /// Who answers a scenario's requests.
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +142,7 @@ impl Load {
             Target::Sidecar => format!("{}/v1.0/healthz", self.sidecar_url),
         };
         let threads = self.connections.to_string();
-        let cpu_before = CpuClock::read(service.pid());
+        let cpu_before = cpu_clock(service.pid());
         let mut wrk = tokio::process::Command::new("wrk")
             .args([
                 "-t",
@@ -179,7 +182,7 @@ impl Load {
                 () = tokio::time::sleep(MEMORY_SAMPLE_INTERVAL) => {}
             }
         };
-        let cpu = cpu_before.until(&CpuClock::read(service.pid()));
+        let cpu = cpu_before.until(&cpu_clock(service.pid()));
         if !status.success() {
             bail!("wrk {} failed ({status}); see {}", scenario.mode, log_path.display());
         }
@@ -197,4 +200,19 @@ impl Load {
         }
         Ok(Run { result, peak, cpu })
     }
+}
+
+/// Reads the CPU clocks of this process's children (the stack, daprd; each under its command
+/// name) and of the service (under [`SERVICE`]).
+fn cpu_clock(service_pid: u32) -> CpuClock {
+    let own = std::process::id();
+    CpuClock::of_every_process(|process| {
+        if process.pid == service_pid {
+            Some(SERVICE.to_owned())
+        } else if process.parent == own {
+            Some(process.name.clone())
+        } else {
+            None
+        }
+    })
 }

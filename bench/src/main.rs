@@ -10,7 +10,6 @@
 //!
 //! Everything it starts is killed when it returns, fails, or gets SIGINT/SIGTERM/SIGHUP.
 
-mod cpu;
 mod load;
 mod report;
 mod service;

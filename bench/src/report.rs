@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::cpu::SERVICE;
-use crate::load::{Run, RunResult, Scenario};
+use dapr_harness::measure::median;
+
+use crate::load::{Run, RunResult, SERVICE, Scenario};
 use crate::service::Memory;
 
 /// Throughput the service must reach, as a fraction of the floor's.
@@ -74,28 +75,19 @@ impl Report {
         );
         for (scenario, runs) in &self.cpu {
             let per_op = |name: &str| {
-                median(
+                median_or_nan(
                     runs.iter()
-                        .map(|run| run.cpu.by_process.get(name).copied().unwrap_or(0.0) * 1e6 / run.result.ops as f64)
-                        .collect(),
+                        .map(|run| run.cpu.by_process.get(name).copied().unwrap_or(0.0) * 1e6 / run.result.ops as f64),
                 )
             };
-            let rest = median(
-                runs.iter()
-                    .map(|run| {
-                        let ours: f64 = COLUMNS
-                            .iter()
-                            .filter_map(|(name, _)| run.cpu.by_process.get(*name))
-                            .sum();
-                        (run.cpu.machine_busy - ours).max(0.0) * 1e6 / run.result.ops as f64
-                    })
-                    .collect(),
-            );
-            let busy = median(
-                runs.iter()
-                    .map(|run| 100.0 * run.cpu.machine_busy / run.cpu.machine_total)
-                    .collect(),
-            );
+            let rest = median_or_nan(runs.iter().map(|run| {
+                let ours: f64 = COLUMNS
+                    .iter()
+                    .filter_map(|(name, _)| run.cpu.by_process.get(*name))
+                    .sum();
+                (run.cpu.machine_busy - ours).max(0.0) * 1e6 / run.result.ops as f64
+            }));
+            let busy = median_or_nan(runs.iter().map(|run| run.cpu.machine_busy_percent()));
             let _ = writeln!(
                 table,
                 "| {} | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {rest:.0} µs | {busy:.0} % |",
@@ -134,13 +126,13 @@ impl Report {
 
     /// Median over rounds of `figure`.
     fn median_of(&self, mode: &str, figure: impl Fn(&RunResult) -> f64) -> f64 {
-        median(self.runs(mode).iter().map(figure).collect())
+        median_or_nan(self.runs(mode).iter().map(figure))
     }
 
     /// Median over rounds of `figure(service run, floor run)`, runs of one round paired.
     fn paired(&self, comparison: &Comparison, figure: impl Fn(&RunResult, &RunResult) -> f64) -> f64 {
         let pairs = self.runs(comparison.service).iter().zip(self.runs(comparison.floor));
-        median(pairs.map(|(service, floor)| figure(service, floor)).collect())
+        median_or_nan(pairs.map(|(service, floor)| figure(service, floor)))
     }
 
     fn rows(&self, comparisons: &[Comparison]) -> String {
@@ -256,17 +248,9 @@ fn mb(kib: u64) -> f64 {
     kib as f64 * 1024.0 / 1e6
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[middle]
-    } else {
-        (values[middle - 1] + values[middle]) / 2.0
-    }
+/// The median of `values` ([`median`]); NaN, printed as such, when there are none.
+fn median_or_nan(values: impl IntoIterator<Item = f64>) -> f64 {
+    median(values).unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]
@@ -274,10 +258,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(Vec::new()).is_nan());
+    fn no_values_have_a_nan_median() {
+        assert_eq!(median_or_nan([3.0, 1.0, 2.0]), 2.0);
+        assert!(median_or_nan([]).is_nan());
     }
 
     #[test]

@@ -29,6 +29,7 @@
 mod control_plane;
 mod daprd;
 mod http_probe;
+pub mod measure;
 mod ports;
 mod process;
 mod redis;

@@ -4,10 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::client::SagaClient;
+use crate::ledger::Ledger;
 use crate::order::{Order, OrderResult};
 
 /// Places `orders` with at most `concurrency` sagas in flight, each waited for at most
@@ -18,26 +20,99 @@ pub async fn run_concurrently(
     concurrency: usize,
     timeout: Duration,
 ) -> anyhow::Result<(Vec<OrderResult>, LoadStats)> {
+    let client = client.clone();
+    let (results, wall) = run_jobs(orders, concurrency, move |order| {
+        let client = client.clone();
+        async move { client.run_order(order, timeout).await }
+    })
+    .await?;
+    let latencies = results.iter().map(|result| result.latency).collect();
+    let stats = LoadStats::of_latencies(latencies, concurrency, wall);
+    Ok((results, stats))
+}
+
+/// Runs `job` on every one of `jobs` with at most `concurrency` running at once; returns their
+/// results in the jobs' order and the wall time from the first start to the last finish. The first
+/// job that fails fails the whole batch (the others are dropped).
+pub async fn run_jobs<T, R, F, Fut>(jobs: Vec<T>, concurrency: usize, job: F) -> anyhow::Result<(Vec<R>, Duration)>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<R>> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    let count = orders.len();
-    for (index, order) in orders.into_iter().enumerate() {
-        let (client, permits) = (client.clone(), permits.clone());
+    let count = jobs.len();
+    for (index, input) in jobs.into_iter().enumerate() {
+        let (job, permits) = (job.clone(), permits.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            anyhow::Ok((index, client.run_order(order, timeout).await?))
+            anyhow::Ok((index, job(input).await?))
         });
     }
-    let mut results: Vec<Option<OrderResult>> = vec![None; count];
+    let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         let (index, result) = joined??;
         results[index] = Some(result);
     }
     let wall = started.elapsed();
-    let results: Vec<OrderResult> = results.into_iter().flatten().collect();
-    let stats = LoadStats::of(&results, concurrency, wall);
-    Ok((results, stats))
+    Ok((results.into_iter().flatten().collect(), wall))
+}
+
+/// Stock records and accounts to spread load over: one pair per slot, so that concurrent sagas
+/// work on different records. Inventory and payment serialise the changes of one record under a
+/// lock, so a single hot record would measure that lock, not the saga.
+#[derive(Debug, Clone)]
+pub struct LoadFixture {
+    /// Per slot: (stock id, its name, account id, its name).
+    pairs: Vec<(String, String, String, String)>,
+}
+
+impl LoadFixture {
+    /// Creates `slots` stock records named `<prefix>-sku-<slot>` with `stock` units each and as
+    /// many accounts `<prefix>-account-<slot>` with `balance` cents each, remembered in `ledger`.
+    pub async fn seed(
+        client: &SagaClient,
+        ledger: &mut Ledger,
+        prefix: &str,
+        slots: usize,
+        stock: i64,
+        balance: i64,
+    ) -> anyhow::Result<LoadFixture> {
+        let mut pairs = Vec::with_capacity(slots);
+        for slot in 0..slots.max(1) {
+            let (sku_name, account_name) = (format!("{prefix}-sku-{slot}"), format!("{prefix}-account-{slot}"));
+            let sku = ledger.seed_stock(client, &sku_name, stock).await?;
+            let account = ledger.seed_account(client, &account_name, balance).await?;
+            pairs.push((sku, sku_name, account, account_name));
+        }
+        Ok(LoadFixture { pairs })
+    }
+
+    /// `count` orders of one unit for `amount` cents each, taking the slots in turn.
+    pub fn orders(&self, count: usize, amount: i64) -> Vec<Order> {
+        (0..count)
+            .map(|index| {
+                let (sku, sku_name, account, account_name) = &self.pairs[index % self.pairs.len()];
+                Order::new((sku, sku_name), 1, (account, account_name), amount)
+            })
+            .collect()
+    }
+}
+
+/// The number in environment variable `name`, or `default` when it is not set; an error when it
+/// is set to something else than a number (a typo must not silently measure something else).
+pub fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .with_context(|| format!("{name}={value:?} is not a whole number")),
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Err(error) => Err(error).with_context(|| format!("reading {name}")),
+    }
 }
 
 /// Throughput and latency of a batch of sagas.
@@ -60,7 +135,12 @@ pub struct LoadStats {
 impl LoadStats {
     /// The statistics of `results`, run with `concurrency` in `wall`.
     pub fn of(results: &[OrderResult], concurrency: usize, wall: Duration) -> LoadStats {
-        let mut latencies: Vec<Duration> = results.iter().map(|result| result.latency).collect();
+        LoadStats::of_latencies(results.iter().map(|result| result.latency).collect(), concurrency, wall)
+    }
+
+    /// The statistics of a batch whose items took `latencies` each, run with `concurrency` in
+    /// `wall`.
+    pub fn of_latencies(mut latencies: Vec<Duration>, concurrency: usize, wall: Duration) -> LoadStats {
         latencies.sort();
         LoadStats {
             count: latencies.len(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use dapr_harness::{MultiAppRun, RunFile, RunOptions, StopReport};
 
-use crate::build::Binaries;
+use crate::build::{Binaries, build};
 use crate::client::SagaClient;
 use crate::progress;
 use crate::settings::Settings;
@@ -75,6 +75,15 @@ impl SagaStack {
         &self.client
     }
 
+    /// The base URL of the HTTP API of app `app_id`'s sidecar, e.g. `http://127.0.0.1:3500`.
+    pub fn sidecar_url(&self, app_id: &str) -> anyhow::Result<String> {
+        let app = self
+            .run
+            .app(app_id)
+            .with_context(|| format!("dapr.yaml has no app {app_id}"))?;
+        Ok(format!("http://127.0.0.1:{}", app.dapr_http_port()))
+    }
+
     /// The harness's run, e.g. for the apps' ports and log files.
     pub fn run(&self) -> &MultiAppRun {
         &self.run
@@ -110,6 +119,36 @@ impl SagaStack {
         drop(self.client);
         self.run.stop().await
     }
+}
+
+/// Builds the example ([`build()`]), starts it with failure injection `injection` (see
+/// [`SagaStack::start`]) and runs `work` on it; then stops it gracefully whatever `work` returned,
+/// reporting how the stop went as progress, and returns what `work` returned. Ctrl-C interrupts any
+/// step; the stack, once started, is stopped all the same. What `make demo` and `saga-bench` do.
+pub async fn run_example<T>(
+    settings: &Settings,
+    injection: Option<&str>,
+    work: impl AsyncFnOnce(&SagaStack) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let binaries = tokio::select! {
+        built = build(settings) => built?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted during the build"),
+    };
+    let stack = tokio::select! {
+        started = SagaStack::start(settings, &binaries, injection) => started?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted during the start"),
+    };
+    // Whatever happens now, the stack is stopped before the outcome is reported.
+    let outcome = tokio::select! {
+        outcome = work(&stack) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    progress(format_args!("stopping the stack"));
+    match stack.stop().await {
+        Ok(report) => progress(format_args!("stopped cleanly:\n{report}")),
+        Err(error) => progress(format_args!("the stop was not clean: {error:#}")),
+    }
+    outcome
 }
 
 /// Waits until the `domain-events` stream has not changed for [`OUTBOX_QUIET`]. The outbox

@@ -9,9 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use order_saga::{
-    Ledger, Order, OrderResult, OrderStatus, SagaClient, SagaStack, Settings, build, outcome_table, progress,
-};
+use order_saga::{Ledger, Order, OrderResult, OrderStatus, SagaClient, Settings, outcome_table, progress, run_example};
 
 /// Failure injection for the demo: on, and payment declines any charge above 50.00.
 const INJECTION: &str = "on,decline_over=5000";
@@ -20,36 +18,12 @@ const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("demo failed: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    order_saga::exit_code("demo", run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    let binaries = tokio::select! {
-        built = build(&settings) => built?,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted during the build"),
-    };
-    let stack = tokio::select! {
-        started = SagaStack::start(&settings, &binaries, Some(INJECTION)) => started?,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted during the start"),
-    };
-    // Whatever happens now, the stack is stopped before the outcome is reported.
-    let outcome = tokio::select! {
-        outcome = orders(stack.client()) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    progress(format_args!("stopping the stack"));
-    match stack.stop().await {
-        Ok(report) => progress(format_args!("stopped cleanly:\n{report}")),
-        Err(error) => progress(format_args!("the stop was not clean: {error:#}")),
-    }
-    outcome
+    run_example(&settings, Some(INJECTION), async |stack| orders(stack.client()).await).await
 }
 
 /// Seeds stock and accounts, places the orders one after the other (so that each one's outcome

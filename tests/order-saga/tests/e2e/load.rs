@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use anyhow::ensure;
-use order_saga::{Ledger, Order, OrderStatus, SagaClient, SplitMix64, outcome_table, progress, run_concurrently};
+use order_saga::{
+    Ledger, LoadFixture, Order, OrderStatus, SagaClient, SplitMix64, env_number, outcome_table, progress,
+    run_concurrently,
+};
 
 use crate::SAGA_TIMEOUT;
 
@@ -20,20 +23,13 @@ const FAILING: [&str; 5] = [
     "refund_payment",
 ];
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 /// 100 orders at once, drawn from a seeded generator over scarce stock and money: some complete,
 /// some are declined (over the limit, insufficient funds), some run short of stock, a quarter
 /// meet transient failures. Every order must end completed or cancelled, and the totals add up.
 /// Contention is part of it: 100 sagas on 3 SKUs and 4 accounts queue for their records' locks,
 /// and a step that finds its record busy through all its retries cancels the order ("busy").
 pub async fn random_orders(client: &SagaClient) -> anyhow::Result<()> {
-    let seed = env_number("ORDER_SAGA_SEED", 5);
+    let seed = env_number("ORDER_SAGA_SEED", 5)?;
     progress(format_args!("random orders: seed {seed} (ORDER_SAGA_SEED)"));
     let mut rng = SplitMix64::new(seed);
     let mut ledger = Ledger::new();
@@ -111,32 +107,25 @@ pub async fn random_orders(client: &SagaClient) -> anyhow::Result<()> {
 /// Sagas per second and latency, for the happy path (every step done) and the compensating path
 /// (stock reserved, payment declined, stock released), at [`LOAD_CONCURRENCY`].
 pub async fn throughput(client: &SagaClient) -> anyhow::Result<()> {
-    let count = env_number("ORDER_SAGA_LOAD_ORDERS", 60) as usize;
-    // One SKU and one account per saga in flight: inventory and payment serialise the changes of
-    // one record under a lock, so a single hot record would measure that lock, not the saga.
+    let count = env_number("ORDER_SAGA_LOAD_ORDERS", 60)? as usize;
+    // One SKU and one account per saga in flight (see LoadFixture), with enough stock for all.
     let mut ledger = Ledger::new();
-    let mut pairs = Vec::new();
-    for slot in 0..LOAD_CONCURRENCY {
-        let sku = ledger
-            .seed_stock(client, &format!("load-sku-{slot}"), count as i64)
-            .await?;
-        let account = ledger
-            .seed_account(client, &format!("load-account-{slot}"), 1_000_000_000)
-            .await?;
-        pairs.push((sku, format!("load-sku-{slot}"), account, format!("load-account-{slot}")));
-    }
+    let fixture = LoadFixture::seed(
+        client,
+        &mut ledger,
+        "load",
+        LOAD_CONCURRENCY,
+        count as i64,
+        1_000_000_000,
+    )
+    .await?;
     let paths = [
         ("happy path", 100, OrderStatus::Completed),
         ("compensating path", 6000, OrderStatus::Cancelled),
     ];
     let mut all = Vec::new();
     for (path, amount, expected) in paths {
-        let orders = (0..count)
-            .map(|index| {
-                let (sku, sku_name, account, account_name) = &pairs[index % pairs.len()];
-                Order::new((sku, sku_name), 1, (account, account_name), amount)
-            })
-            .collect();
+        let orders = fixture.orders(count, amount);
         let (results, stats) = run_concurrently(client, orders, LOAD_CONCURRENCY, SAGA_TIMEOUT).await?;
         println!("order-saga throughput, {path}: {stats}");
         let odd: Vec<_> = results

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cargo_generate::{GenerateArgs, TemplatePath, Vcs};
 
+use crate::add::rustfmt;
 use crate::{input, template};
 
 /// What `daprgen new` was asked for.
@@ -61,14 +62,27 @@ fn generate(request: NewService) -> anyhow::Result<PathBuf> {
         vcs: Some(Vcs::None),
         // A service is a workspace of its own, never a member of the one it is created in.
         no_workspace: true,
+        // Formatted below as cargo-generate would format it, but over all the cores.
+        no_fmt: true,
         ..GenerateArgs::default()
     };
-    cargo_generate::generate(args).map_err(|error| {
+    let dir = cargo_generate::generate(args).map_err(|error| {
         let text = format!("{error:#}");
         match input::hook_message(&text) {
             // The template's hook refused the input: its message says what and how to fix it.
             Some(message) => crate::error::bad_input(message),
             None => error.context(format!("generating service {:?}", request.name)),
         }
-    })
+    })?;
+    std::thread::scope(|scope| {
+        // The extracted template is no longer needed: removed while rustfmt runs.
+        scope.spawn(move || drop(scratch));
+        if template::formatted() {
+            // Like cargo-generate: an unformatted service is still a service.
+            if let Err(failure) = rustfmt::format_generated(&dir) {
+                eprintln!("daprgen: warning: could not format the generated files: {failure}");
+            }
+        }
+    });
+    Ok(dir)
 }

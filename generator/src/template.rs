@@ -22,3 +22,32 @@ pub fn config() -> &'static str {
         .and_then(|file| file.contents_utf8())
         .expect("template/cargo-generate.toml is embedded")
 }
+
+/// Whether cargo-generate formats what the template renders: unless its `cargo-generate.toml`
+/// says `[template] fmt = false` without asking for the `fmt` post hook.
+pub fn formatted() -> bool {
+    let Ok(config) = toml::from_str::<toml::Table>(config()) else {
+        return true;
+    };
+    let hooked = config
+        .get("hooks")
+        .and_then(|hooks| hooks.get("post"))
+        .and_then(toml::Value::as_array)
+        .is_some_and(|post| post.iter().any(|hook| hook.as_str() == Some("fmt")));
+    hooked
+        || config
+            .get("template")
+            .and_then(|template| template.get("fmt"))
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    /// `daprgen new` formats the service itself (over all the cores) on the grounds that
+    /// cargo-generate would.
+    #[test]
+    fn cargo_generate_formats_the_template() {
+        assert!(super::formatted());
+    }
+}

@@ -10,7 +10,7 @@ pub mod consumer;
 pub mod engine;
 pub mod entity;
 pub mod names;
-mod rustfmt;
+pub(crate) mod rustfmt;
 pub mod saga;
 pub mod service;
 pub mod templates;

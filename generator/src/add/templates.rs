@@ -3,6 +3,8 @@
 //! (e.g. `.daprgen/templates/entity/biz/usecase.rs.hbs`): that is how a team changes what
 //! `add` produces without forking daprgen.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -27,29 +29,28 @@ pub fn registry() -> Handlebars<'static> {
 }
 
 /// The templates a command renders, each either daprgen's own or the service's override.
+///
+/// daprgen's own templates are parsed when first rendered: a command renders a few of them, and
+/// parsing all of them would cost more than the rest of the command. Overrides are parsed when
+/// they are loaded, so a broken one is refused whichever command runs.
 pub struct Templates {
-    registry: Handlebars<'static>,
+    registry: RefCell<Handlebars<'static>>,
+    /// daprgen's own templates by name, registered with `registry` when first rendered.
+    builtin: BTreeMap<String, &'static include_dir::File<'static>>,
     overridden: Vec<String>,
 }
 
 impl Templates {
     /// daprgen's own templates only.
     pub fn builtin() -> anyhow::Result<Self> {
-        let mut registry = registry();
-        let templates = embedded_files(&BUILTIN)
+        let builtin = embedded_files(&BUILTIN)
             .into_iter()
-            .filter(|file| file.path().extension().is_some_and(|ext| ext == "hbs"));
-        for file in templates {
-            let name = file.path().to_string_lossy().replace('\\', "/");
-            let text = file
-                .contents_utf8()
-                .with_context(|| format!("template {name} is not UTF-8"))?;
-            registry
-                .register_template_string(&name, text)
-                .with_context(|| format!("daprgen's template {name} does not parse"))?;
-        }
+            .filter(|file| file.path().extension().is_some_and(|ext| ext == "hbs"))
+            .map(|file| (file.path().to_string_lossy().replace('\\', "/"), file))
+            .collect();
         Ok(Self {
-            registry,
+            registry: RefCell::new(registry()),
+            builtin,
             overridden: Vec::new(),
         })
     }
@@ -79,7 +80,7 @@ impl Templates {
                     .expect("walked from dir")
                     .to_string_lossy()
                     .replace('\\', "/");
-                if !self.registry.has_template(&name) {
+                if !self.builtin.contains_key(&name) {
                     anyhow::bail!(
                         "{} overrides no template: daprgen has no template {name:?}. Name it like one of \
                          daprgen's (`daprgen templates` lists them) or remove it",
@@ -88,6 +89,7 @@ impl Templates {
                 }
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                 self.registry
+                    .get_mut()
                     .register_template_string(&name, text)
                     .with_context(|| format!("the template override {} does not parse", path.display()))?;
                 self.overridden.push(name);
@@ -104,16 +106,34 @@ impl Templates {
         } else {
             format!("daprgen's template {name}")
         };
+        self.register_builtin(name)?;
         self.registry
+            .borrow()
             .render(name, context)
             .with_context(|| format!("rendering {origin}"))
     }
 
+    /// Parses daprgen's template `name` unless it is registered already (parsed before, or
+    /// overridden). An unknown name is left to `render` to report.
+    fn register_builtin(&self, name: &str) -> anyhow::Result<()> {
+        if self.registry.borrow().has_template(name) {
+            return Ok(());
+        }
+        let Some(file) = self.builtin.get(name) else {
+            return Ok(());
+        };
+        let text = file
+            .contents_utf8()
+            .with_context(|| format!("template {name} is not UTF-8"))?;
+        self.registry
+            .borrow_mut()
+            .register_template_string(name, text)
+            .with_context(|| format!("daprgen's template {name} does not parse"))
+    }
+
     /// The names of every template, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.registry.get_templates().keys().cloned().collect();
-        names.sort();
-        names
+        self.builtin.keys().cloned().collect()
     }
 
     /// The templates the service overrides, sorted.
@@ -129,4 +149,29 @@ pub fn embedded_files(dir: &'static Dir<'static>) -> Vec<&'static include_dir::F
         files.extend(embedded_files(sub));
     }
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Templates are parsed when first rendered, so this is where a broken one shows up.
+    #[test]
+    fn every_builtin_template_parses() {
+        let templates = Templates::builtin().unwrap();
+        let names = templates.names();
+        assert!(names.contains(&"entity/biz/usecase.rs.hbs".to_owned()), "{names:?}");
+        assert!(names.is_sorted());
+        for name in &names {
+            templates.register_builtin(name).unwrap();
+        }
+        assert_eq!(templates.registry.borrow().get_templates().len(), names.len());
+    }
+
+    #[test]
+    fn an_unknown_template_is_an_error() {
+        let templates = Templates::builtin().unwrap();
+        let error = templates.render("entity/nothing.rs.hbs", &()).unwrap_err();
+        assert!(format!("{error:#}").contains("entity/nothing.rs.hbs"), "{error:#}");
+    }
 }

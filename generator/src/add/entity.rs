@@ -639,7 +639,8 @@ impl Imports {
             vec![
                 Use::item("crate::error::RepoError"),
                 Use::list("crate::page", ["Page", "PageRequest"]),
-                Use::list(format!("crate::{r}"), ["Etag", "Stored"]),
+                Use::list(format!("crate::{r}"), ["Etag", "Stored", "ValidationError"]),
+                Use::item(format!("crate::{r}_repo::ModifyError")),
                 Use::list(format!("crate::{e}"), own(&["", "Event", "Id"])),
             ],
         );
@@ -649,6 +650,7 @@ impl Imports {
                 Use::item("crate::error::RepoError"),
                 Use::list("crate::page", ["Page", "PageRequest"]),
                 Use::list(format!("crate::{r}"), ["Etag", "Stored", "ValidationError"]),
+                Use::item(format!("crate::{r}_repo::ModifyError")),
                 Use::list(format!("crate::{e}"), own(&["", "Event", "Id", "Input"])),
                 Use::item(format!("crate::{e}_repo::{p}Repo")),
             ],
@@ -659,9 +661,9 @@ impl Imports {
                 Use::item("biz::error::RepoError"),
                 Use::list("biz::page", ["Page", "PageRequest"]),
                 Use::list(format!("biz::{r}"), ["Etag", "Stored"]),
-                Use::item(format!("biz::{r}_repo::RetryPolicy")),
+                Use::list(format!("biz::{r}_repo"), ["ModifyError", "RetryPolicy"]),
                 Use::list(format!("biz::{e}"), own(&["", "Event", "Id"])),
-                Use::item(format!("biz::{e}_repo::{p}Repo")),
+                Use::list(format!("biz::{e}_repo"), own(&["Change", "Repo"])),
             ],
         );
         let mut http = vec![

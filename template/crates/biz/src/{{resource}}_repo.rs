@@ -62,13 +62,11 @@ pub trait {{Resource}}Repo: Interface {
     /// Stores a new {{resource}}; [`RepoError::AlreadyExists`] if its id is taken.
     async fn insert(&self, {{resource}}: &{{Resource}}, event: &{{Resource}}Event) -> Result<Etag, RepoError>;
 
-    /// Writes over exactly version `etag`; [`RepoError::Conflict`] if it is stale.
-    async fn replace(
-        &self,
-        {{resource}}: &{{Resource}},
-        etag: &Etag,
-        event: &{{Resource}}Event,
-    ) -> Result<Etag, RepoError>;
+    /// Changes exactly version `etag`: reads the record once, refuses with
+    /// [`RepoError::Conflict`] if it is at another version ([`RepoError::NotFound`] if there is
+    /// none), else applies `change` and writes the result over that version, never retrying (the
+    /// caller named the version). Returns the record as stored.
+    async fn replace(&self, id: {{Resource}}Id, etag: &Etag, change: &Change) -> Result<Stored<{{Resource}}>, ModifyError>;
 
     /// Writes several {{resources}} in one transaction, each over exactly its version; fails
     /// whole with [`RepoError::Conflict`] if one is stale (see the state store's notes on atomicity).

@@ -120,18 +120,18 @@ impl {{Resource}}Usecase for {{Resource}}Interactor {
     ) -> Result<Stored<{{Resource}}>, {{Resource}}Error> {
         let input = input.validate()?;
         let if_match = if_match.ok_or({{Resource}}Error::VersionRequired(id))?;
-        let Stored { value: mut {{resource}}, etag } = self.current(id).await?;
-        // Checked here too, not only by the store: a stale client then costs one read, no write.
-        if etag != if_match {
-            return Err({{Resource}}Error::StaleVersion(id));
-        }
-        {{resource}}.replace(input);
-        let event = {{Resource}}Event::Updated { {{resource}}: (&{{resource}}).into() };
-        match self.repo.replace(&{{resource}}, &if_match, &event).await {
-            Ok(etag) => Ok(Stored { value: {{resource}}, etag }),
-            Err(RepoError::Conflict) => Err({{Resource}}Error::StaleVersion(id)),
-            Err(RepoError::NotFound) => Err({{Resource}}Error::NotFound(id)),
-            Err(other) => Err({{Resource}}Error::Unavailable(other)),
+        // The repo reads the record once and checks `if_match` against it before this runs: a
+        // stale client costs one read and no write.
+        let change = move |{{resource}}: &mut {{Resource}}| {
+            {{resource}}.replace(input.clone());
+            Ok(Some({{Resource}}Event::Updated { {{resource}}: (&*{{resource}}).into() }))
+        };
+        match self.repo.replace(id, &if_match, &change).await {
+            Ok(stored) => Ok(stored),
+            Err(ModifyError::Rejected(invalid)) => Err(invalid.into()),
+            Err(ModifyError::Repo(RepoError::Conflict)) => Err({{Resource}}Error::StaleVersion(id)),
+            Err(ModifyError::Repo(RepoError::NotFound)) => Err({{Resource}}Error::NotFound(id)),
+            Err(ModifyError::Repo(other)) => Err({{Resource}}Error::Unavailable(other)),
         }
     }
 
@@ -178,7 +178,6 @@ impl {{Resource}}Usecase for {{Resource}}Interactor {
 
 #[cfg(test)]
 mod tests {
-    use mockall::Sequence;
     use mockall::predicate::eq;
 
     use super::*;
@@ -273,39 +272,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn update_with_a_stale_version_reads_but_never_writes() {
+    async fn update_replaces_the_version_given_and_publishes_updated() {
         let mut repo = Mock{{Resource}}Repo::new();
         let current = stored(1, "7");
         let id = current.value.id;
-        repo.expect_get().times(1).returning(move |_| Ok(current.clone()));
-        let error = interactor(repo)
-            .update(id, input("a", 1), Some(Etag("6".into())))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, {{Resource}}Error::StaleVersion(_)), "{error:?}");
-    }
-
-    #[tokio::test]
-    async fn update_reads_then_replaces_the_version_given_and_publishes_updated() {
-        let mut repo = Mock{{Resource}}Repo::new();
-        let mut order = Sequence::new();
-        let current = stored(1, "7");
-        let id = current.value.id;
-        repo.expect_get()
-            .with(eq(id))
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(move |_| Ok(current.clone()));
         repo.expect_replace()
-            .withf(|{{resource}}, etag, event| {
-                etag.0 == "7"
-                    && {{resource}}.name == "renamed"
-                    && {{resource}}.version == 4
-                    && matches!(event, {{Resource}}Event::Updated { .. })
-            })
+            .withf(move |target, etag, _| *target == id && etag.0 == "7")
             .times(1)
-            .in_sequence(&mut order)
-            .returning(|_, _, _| Ok(Etag("8".into())));
+            .returning(move |_, _, change| {
+                // Run the change as the adapter would, on the version it read.
+                let mut replaced = current.value.clone();
+                let event = change(&mut replaced).unwrap();
+                assert_eq!((replaced.name.as_str(), replaced.quantity, replaced.version), ("renamed", 9, 4));
+                assert_eq!(event, Some({{Resource}}Event::Updated { {{resource}}: (&replaced).into() }));
+                Ok(Stored { value: replaced, etag: Etag("8".into()) })
+            });
         let updated = interactor(repo)
             .update(id, input("renamed", 9), Some(Etag("7".into())))
             .await
@@ -314,28 +295,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn update_losing_the_race_in_the_store_is_stale() {
-        let mut repo = Mock{{Resource}}Repo::new();
-        let current = stored(1, "7");
-        let id = current.value.id;
-        repo.expect_get().returning(move |_| Ok(current.clone()));
-        repo.expect_replace().times(1).returning(|_, _, _| Err(RepoError::Conflict));
+    async fn update_refuses_invalid_input_without_touching_storage() {
+        let repo = Mock{{Resource}}Repo::new(); // no expectation: any call fails the test
         let error = interactor(repo)
-            .update(id, input("a", 1), Some(Etag("7".into())))
+            .update({{Resource}}Id::new(), input(" ", 1), Some(Etag("7".into())))
             .await
             .unwrap_err();
-        assert!(matches!(error, {{Resource}}Error::StaleVersion(_)), "{error:?}");
+        assert!(matches!(error, {{Resource}}Error::Invalid(_)), "{error:?}");
     }
 
     #[tokio::test]
-    async fn update_of_a_missing_record_is_not_found() {
-        let mut repo = Mock{{Resource}}Repo::new();
-        repo.expect_get().returning(|_| Err(RepoError::NotFound));
-        let error = interactor(repo)
-            .update({{Resource}}Id::new(), input("a", 1), Some(Etag("1".into())))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, {{Resource}}Error::NotFound(_)), "{error:?}");
+    async fn update_maps_every_failure() {
+        type Expectation = fn(&{{Resource}}Error) -> bool;
+        let cases: Vec<(ModifyError, Expectation)> = vec![
+            (RepoError::Conflict.into(), |e| matches!(e, {{Resource}}Error::StaleVersion(_))),
+            (RepoError::NotFound.into(), |e| matches!(e, {{Resource}}Error::NotFound(_))),
+            (RepoError::Unavailable("down".into()).into(), |e| matches!(e, {{Resource}}Error::Unavailable(_))),
+        ];
+        for (failure, expected) in cases {
+            let mut repo = Mock{{Resource}}Repo::new();
+            let mut failure = Some(failure);
+            repo.expect_replace().times(1).returning(move |_, _, _| Err(failure.take().unwrap()));
+            let error = interactor(repo)
+                .update({{Resource}}Id::new(), input("a", 1), Some(Etag("7".into())))
+                .await
+                .unwrap_err();
+            assert!(expected(&error), "{error:?}");
+        }
     }
 
     #[tokio::test]

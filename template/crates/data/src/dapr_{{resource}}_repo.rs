@@ -116,6 +116,17 @@ impl Dapr{{Resource}}Repo {
         }
     }
 
+    /// Applies `change` to `current` and writes the result over its version, unless the change
+    /// writes nothing (the caller holds the turn).
+    async fn apply(&self, current: Stored<{{Resource}}>, change: &Change) -> Result<Stored<{{Resource}}>, ModifyError> {
+        let mut changed = current.value.clone();
+        let Some(event) = change(&mut changed)? else {
+            return Ok(current);
+        };
+        let etag = self.write_over(&changed, &current.etag, &event).await?;
+        Ok(Stored { value: changed, etag })
+    }
+
     /// The ETag `written` is stored under now, or the unknown ETag if it was changed since.
     async fn etag_of_written(&self, written: &{{Resource}}) -> Etag {
         match state::get(&self.sidecar, &record_key(written.id)).await {
@@ -221,10 +232,15 @@ impl {{Resource}}Repo for Dapr{{Resource}}Repo {
         }
     }
 
-    async fn replace(&self, {{resource}}: &{{Resource}}, etag: &Etag, event: &{{Resource}}Event) -> Result<Etag, RepoError> {
-        let _turn = self.turns.lock(&{{resource}}.id).await;
-        self.check_version({{resource}}.id, etag).await?;
-        self.write_over({{resource}}, etag, event).await
+    async fn replace(&self, id: {{Resource}}Id, etag: &Etag, change: &Change) -> Result<Stored<{{Resource}}>, ModifyError> {
+        // One read, under the turn: it checks the version the client named and is what the
+        // change applies to, so no other writer of this process can slip in between.
+        let _turn = self.turns.lock(&id).await;
+        let current = self.get(id).await?;
+        if current.etag != *etag {
+            return Err(RepoError::Conflict.into());
+        }
+        self.apply(current, change).await
     }
 
     async fn replace_all(&self, replacements: &[Replacement]) -> Result<Vec<Etag>, RepoError> {
@@ -303,12 +319,7 @@ impl {{Resource}}Repo for Dapr{{Resource}}Repo {
             // The turn is held for one attempt: during the back-off, other writers go ahead.
             let _turn = self.turns.lock(&id).await;
             let current = self.get(id).await?;
-            let mut changed = current.value.clone();
-            let Some(event) = change(&mut changed)? else {
-                return Ok(current);
-            };
-            let etag = self.write_over(&changed, &current.etag, &event).await?;
-            Ok(Stored { value: changed, etag })
+            self.apply(current, change).await
         })
         .await
     }

@@ -13,10 +13,12 @@ use crate::order::{Order, OrderResult, SagaView};
 
 /// Where sagas are started; `GET <this>/{id}` reads one.
 const SAGAS_PATH: &str = "/sagas/order-fulfilment";
-/// The shortest and the longest pause between two polls of a running saga. In between, a tenth of
-/// the time waited so far: the latency measured is then within about 10 % of the true one, without
-/// a hundred concurrent pollers flooding the order service.
-const POLL_INTERVAL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_millis(250));
+/// How long one read of a running saga asks the order service to wait for it to finish
+/// (`?wait_ms=`, at most 5 s): the answer comes as soon as the saga ends, with no polling.
+const SAGA_WAIT: Duration = Duration::from_secs(5);
+/// Pause before retrying a request the service could not answer yet (503 while the workflow
+/// engine starts, the order app restarting).
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -36,7 +38,8 @@ pub struct SagaClient {
     order: String,
     inventory: String,
     payment: String,
-    /// A fixed pause between two polls of a running saga; `None`: [`POLL_INTERVAL`]'s schedule.
+    /// A fixed pause between two plain reads of a running saga; `None`: wait in the service
+    /// instead ([`SAGA_WAIT`]).
     poll_every: Option<Duration>,
     /// Reads of a saga's status made so far, by this client and its clones.
     saga_reads: Arc<AtomicU64>,
@@ -57,8 +60,8 @@ impl SagaClient {
     }
 
     /// The same client (the same connection pool), polling a running saga every `every` instead of
-    /// backing off: for measuring latency, where the poll interval bounds the error of the figure,
-    /// at the price of more status reads.
+    /// waiting for it in the service: for comparing the two, where the poll interval bounds the
+    /// error of the latency measured, at the price of more status reads.
     pub fn with_poll_interval(mut self, every: Duration) -> SagaClient {
         self.poll_every = Some(every);
         self
@@ -133,7 +136,7 @@ impl SagaClient {
                 StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT
             );
             if retry && started.elapsed() < REQUEST_TIMEOUT {
-                tokio::time::sleep(POLL_INTERVAL.1).await;
+                tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
             let response = success(response, &format!("POST {url}")).await?;
@@ -152,18 +155,31 @@ impl SagaClient {
 
     /// Saga `id` as the order service reports it now.
     pub async fn saga(&self, id: &str) -> anyhow::Result<SagaView> {
-        let url = format!("{}{SAGAS_PATH}/{id}", self.order);
+        self.read_saga(id, Duration::ZERO).await
+    }
+
+    /// Saga `id` once it has finished, or after `wait` (whole milliseconds) if it still runs.
+    async fn read_saga(&self, id: &str, wait: Duration) -> anyhow::Result<SagaView> {
+        let url = match wait.as_millis() {
+            0 => format!("{}{SAGAS_PATH}/{id}", self.order),
+            ms => format!("{}{SAGAS_PATH}/{id}?wait_ms={ms}", self.order),
+        };
         self.saga_reads.fetch_add(1, Ordering::Relaxed);
         let response = self.http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
         Ok(success(response, &format!("GET {url}")).await?.json().await?)
     }
 
-    /// Polls saga `id` until it has finished, for at most `timeout`. Failed reads (the order app
-    /// restarting, the engine busy) are retried until then.
+    /// Waits for saga `id` to finish, for at most `timeout`: reads that wait in the service (or
+    /// polls, see [`SagaClient::with_poll_interval`]). Failed reads (the order app restarting,
+    /// the engine busy) are retried until then.
     pub async fn wait_for_saga(&self, id: &str, timeout: Duration) -> anyhow::Result<SagaView> {
         let started = Instant::now();
         loop {
-            let read = self.saga(id).await;
+            let wait = match self.poll_every {
+                Some(_) => Duration::ZERO,
+                None => SAGA_WAIT.min(timeout.saturating_sub(started.elapsed())),
+            };
+            let read = self.read_saga(id, wait).await;
             if let Ok(saga) = &read
                 && saga.is_finished()
             {
@@ -175,10 +191,12 @@ impl SagaClient {
                     Err(error) => Err(error.context(format!("saga {id} unreadable after {timeout:?}"))),
                 };
             }
-            let pause = self
-                .poll_every
-                .unwrap_or_else(|| (started.elapsed() / 10).clamp(POLL_INTERVAL.0, POLL_INTERVAL.1));
-            tokio::time::sleep(pause).await;
+            match (self.poll_every, &read) {
+                (Some(every), _) => tokio::time::sleep(every).await,
+                // The read waited already: ask again at once.
+                (None, Ok(_)) => {}
+                (None, Err(_)) => tokio::time::sleep(RETRY_PAUSE).await,
+            }
         }
     }
 

@@ -6,10 +6,11 @@
 //! queue for one record's lock), then, after an unrecorded warm-up, runs in each round and for each
 //! path first the floor, then the sagas:
 //!
-//! - **saga**: `POST /sagas/order-fulfilment` to the order app, then `GET` of the saga every
-//!   `BENCH_SAGA_POLL_MS` until its status is final. The latency runs from the start request until
-//!   the final status is seen, so it includes up to one poll interval of waiting (half of one on
-//!   average); the throughput is sagas finished per second of wall time.
+//! - **saga**: `POST /sagas/order-fulfilment` to the order app, then `GET` of the saga with
+//!   `?wait_ms=5000`, which the order app answers as soon as the saga has finished (the sidecar
+//!   tells it; no polling), again while it still runs. The latency runs from the start request
+//!   until that answer; the throughput is sagas finished per second of wall time. With
+//!   `BENCH_SAGA_POLL_MS` set, the client polls instead (plain `GET`s that often), for comparison.
 //! - **floor**: the same operations with the same idempotency keys (`<id>:<operation>`) and bodies,
 //!   POSTed by this client one after the other through the order app's sidecar
 //!   (`/v1.0/invoke/<app>/method/<method>`, the way the saga's activities call them), with no
@@ -23,7 +24,7 @@
 //! Output: the rows of `make bench`'s results table on stdout (markdown, no header), progress on
 //! stderr, and every figure as JSON to the file named by the first argument or `BENCH_SAGA_OUT`.
 //! Settings (environment): `BENCH_SAGAS` (per path, kind and round; default 200),
-//! `BENCH_SAGA_CONCURRENCY` (20), `BENCH_ROUNDS` (3), `BENCH_SAGA_POLL_MS` (10), and the crate's
+//! `BENCH_SAGA_CONCURRENCY` (20), `BENCH_ROUNDS` (3), `BENCH_SAGA_POLL_MS` (unset), and the crate's
 //! `ORDER_SAGA_DIR` and `ORDER_SAGA_TARGET_DIR`. The stack is stopped at the end in every case,
 //! Ctrl-C included.
 
@@ -64,7 +65,8 @@ struct Config {
     sagas: usize,
     concurrency: usize,
     rounds: usize,
-    poll: Duration,
+    /// `Some`: poll every that long instead of waiting in the service.
+    poll: Option<Duration>,
     out: Option<PathBuf>,
 }
 
@@ -74,16 +76,27 @@ impl Config {
             sagas: env_number("BENCH_SAGAS", 200)? as usize,
             concurrency: env_number("BENCH_SAGA_CONCURRENCY", 20)? as usize,
             rounds: env_number("BENCH_ROUNDS", 3)? as usize,
-            poll: Duration::from_millis(env_number("BENCH_SAGA_POLL_MS", 10)?),
+            poll: match std::env::var_os("BENCH_SAGA_POLL_MS") {
+                Some(_) => Some(Duration::from_millis(env_number("BENCH_SAGA_POLL_MS", 0)?)),
+                None => None,
+            },
             out: std::env::args_os()
                 .nth(1)
                 .or_else(|| std::env::var_os("BENCH_SAGA_OUT"))
                 .map(PathBuf::from),
         };
-        if config.sagas == 0 || config.concurrency == 0 || config.rounds == 0 || config.poll.is_zero() {
+        if config.sagas == 0 || config.concurrency == 0 || config.rounds == 0 || config.poll.is_some_and(|poll| poll.is_zero()) {
             bail!("BENCH_SAGAS, BENCH_SAGA_CONCURRENCY, BENCH_ROUNDS and BENCH_SAGA_POLL_MS must be above 0");
         }
         Ok(config)
+    }
+
+    /// How the client learns that a saga has finished, in words.
+    fn status_reads(&self) -> String {
+        match self.poll {
+            Some(every) => format!("polled every {} ms", every.as_millis()),
+            None => "waited for with ?wait_ms=5000".to_owned(),
+        }
     }
 }
 
@@ -193,19 +206,21 @@ struct Measured {
 
 /// Warms up, then measures both paths, floor first, in every round.
 async fn measure(stack: &SagaStack, config: &Config) -> anyhow::Result<Measured> {
-    let client = stack.client().clone().with_poll_interval(config.poll);
+    let client = match config.poll {
+        Some(every) => stack.client().clone().with_poll_interval(every),
+        None => stack.client().clone(),
+    };
     let direct = DirectCalls::new(stack.sidecar_url("order")?)?;
     // A tag of this run in every name and id: the store outlives the run.
     let tag = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let mut ledger = Ledger::new();
     let fixture = LoadFixture::seed(&client, &mut ledger, &format!("bench-{tag}"), SLOTS, PLENTY, PLENTY).await?;
     progress(format_args!(
-        "{SLOTS} stock records and accounts seeded; {} sagas per batch at concurrency {}, {} round(s), polling every \
-         {} ms",
+        "{SLOTS} stock records and accounts seeded; {} sagas per batch at concurrency {}, {} round(s), {}",
         config.sagas,
         config.concurrency,
         config.rounds,
-        config.poll.as_millis()
+        config.status_reads()
     ));
     let amount = |path| match path {
         SagaPath::Happy => HAPPY_AMOUNT,
@@ -415,10 +430,10 @@ impl Measured {
             ]);
             row([
                 format!(
-                    "saga latency p50 / p99, {} (start until the final status is seen, polled every {} ms, {:.1} \
-                     polls a saga)",
+                    "saga latency p50 / p99, {} (start until the final status is seen; {}, {:.1} status reads a \
+                     saga)",
                     path.name(),
-                    config.poll.as_millis(),
+                    config.status_reads(),
                     self.reads_per_saga
                 ),
                 format!("{:.0} / {:.0} ms", saga.p50_ms, saga.p99_ms),
@@ -497,7 +512,7 @@ impl Measured {
             "sagas_per_batch": config.sagas,
             "concurrency": config.concurrency,
             "rounds": config.rounds,
-            "poll_interval_ms": config.poll.as_millis() as u64,
+            "poll_interval_ms": config.poll.map(|poll| poll.as_millis() as u64),
             "status_reads_per_saga": self.reads_per_saga,
             "paths": paths,
         })

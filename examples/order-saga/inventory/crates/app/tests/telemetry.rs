@@ -1,5 +1,6 @@
-//! Telemetry writes to the sink it is given, filters by level, and tags request spans with the
-//! W3C trace id the sidecar propagates.
+//! Telemetry writes to the sink it is given, filters by level, tags request spans with the
+//! W3C trace id the sidecar propagates, and keeps successful responses out of the access log at
+//! the default level.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -99,9 +100,10 @@ fn pretty_output_is_plain_text() {
     );
 }
 
-/// Serves one request through the HTTP trace layer and returns the log lines written meanwhile.
-async fn serve_one(traceparent: Option<&str>) -> Vec<Value> {
-    let (captured, subscriber) = capture(&settings(LogFormat::Json, "info"));
+/// Serves one request for `path` through the HTTP trace layer, logging at `level`, and returns
+/// the log lines written meanwhile. `/probe` answers 200, any other path 404.
+async fn serve(level: &str, path: &str, traceparent: Option<&str>) -> Vec<Value> {
+    let (captured, subscriber) = capture(&settings(LogFormat::Json, level));
     let _default = tracing::subscriber::set_default(subscriber);
     let app = Router::new()
         .route(
@@ -112,16 +114,53 @@ async fn serve_one(traceparent: Option<&str>) -> Vec<Value> {
             }),
         )
         .layer(telemetry::http_trace_layer());
-    let mut request = Request::get("/probe?token=secret");
+    let mut request = Request::get(path);
     if let Some(header) = traceparent {
         request = request.header(TRACEPARENT, header);
     }
-    let response = app
-        .oneshot(request.body(Body::empty()).unwrap())
+    app.oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert!(response.status().is_success());
     captured.json_lines()
+}
+
+async fn serve_one(traceparent: Option<&str>) -> Vec<Value> {
+    serve("info", "/probe?token=secret", traceparent).await
+}
+
+/// The access log lines among `lines`.
+fn access_log(lines: &[Value]) -> Vec<&Value> {
+    lines
+        .iter()
+        .filter(|line| line["message"] == "finished processing request")
+        .collect()
+}
+
+#[tokio::test]
+async fn successful_responses_are_in_the_access_log_at_debug_only() {
+    assert_eq!(
+        access_log(&serve("info", "/probe", None).await),
+        Vec::<&Value>::new()
+    );
+    let lines = serve("info,tower_http::trace=debug", "/probe", None).await;
+    let logged = access_log(&lines);
+    assert_eq!(logged.len(), 1, "{lines:?}");
+    assert_eq!(
+        (&logged[0]["status"], &logged[0]["level"]),
+        (&Value::from(200), &Value::from("DEBUG"))
+    );
+}
+
+#[tokio::test]
+async fn client_errors_are_in_the_access_log_at_info() {
+    let lines = serve("info", "/missing", None).await;
+    let logged = access_log(&lines);
+    assert_eq!(logged.len(), 1, "{lines:?}");
+    assert_eq!(
+        (&logged[0]["status"], &logged[0]["level"]),
+        (&Value::from(404), &Value::from("INFO"))
+    );
+    assert_eq!(request_span(logged[0])["path"], "/missing");
 }
 
 fn request_span(line: &Value) -> &Value {

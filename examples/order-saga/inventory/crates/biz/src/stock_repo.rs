@@ -65,13 +65,16 @@ pub trait StockRepo: Interface {
     /// Stores a new stock; [`RepoError::AlreadyExists`] if its id is taken.
     async fn insert(&self, stock: &Stock, event: &StockEvent) -> Result<Etag, RepoError>;
 
-    /// Writes over exactly version `etag`; [`RepoError::Conflict`] if it is stale.
+    /// Changes exactly version `etag`: reads the record once, refuses with
+    /// [`RepoError::Conflict`] if it is at another version ([`RepoError::NotFound`] if there is
+    /// none), else applies `change` and writes the result over that version, never retrying (the
+    /// caller named the version). Returns the record as stored.
     async fn replace(
         &self,
-        stock: &Stock,
+        id: StockId,
         etag: &Etag,
-        event: &StockEvent,
-    ) -> Result<Etag, RepoError>;
+        change: &Change,
+    ) -> Result<Stored<Stock>, ModifyError>;
 
     /// Writes several stocks in one transaction, each over exactly its version; fails
     /// whole with [`RepoError::Conflict`] if one is stale (see the state store's notes on atomicity).

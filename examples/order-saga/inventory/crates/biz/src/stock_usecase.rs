@@ -129,23 +129,20 @@ impl StockUsecase for StockInteractor {
     ) -> Result<Stored<Stock>, StockError> {
         let input = input.validate()?;
         let if_match = if_match.ok_or(StockError::VersionRequired(id))?;
-        let Stored {
-            value: mut stock,
-            etag,
-        } = self.current(id).await?;
-        // Checked here too, not only by the store: a stale client then costs one read, no write.
-        if etag != if_match {
-            return Err(StockError::StaleVersion(id));
-        }
-        stock.replace(input);
-        let event = StockEvent::Updated {
-            stock: (&stock).into(),
+        // The repo reads the record once and checks `if_match` against it before this runs: a
+        // stale client costs one read and no write.
+        let change = move |stock: &mut Stock| {
+            stock.replace(input.clone());
+            Ok(Some(StockEvent::Updated {
+                stock: (&*stock).into(),
+            }))
         };
-        match self.repo.replace(&stock, &if_match, &event).await {
-            Ok(etag) => Ok(Stored { value: stock, etag }),
-            Err(RepoError::Conflict) => Err(StockError::StaleVersion(id)),
-            Err(RepoError::NotFound) => Err(StockError::NotFound(id)),
-            Err(other) => Err(StockError::Unavailable(other)),
+        match self.repo.replace(id, &if_match, &change).await {
+            Ok(stored) => Ok(stored),
+            Err(ModifyError::Rejected(invalid)) => Err(invalid.into()),
+            Err(ModifyError::Repo(RepoError::Conflict)) => Err(StockError::StaleVersion(id)),
+            Err(ModifyError::Repo(RepoError::NotFound)) => Err(StockError::NotFound(id)),
+            Err(ModifyError::Repo(other)) => Err(StockError::Unavailable(other)),
         }
     }
 
@@ -201,7 +198,6 @@ impl StockUsecase for StockInteractor {
 
 #[cfg(test)]
 mod tests {
-    use mockall::Sequence;
     use mockall::predicate::eq;
 
     use super::*;
@@ -332,41 +328,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn update_with_a_stale_version_reads_but_never_writes() {
+    async fn update_replaces_the_version_given_and_publishes_updated() {
         let mut repo = MockStockRepo::new();
         let current = stored(1, "7");
         let id = current.value.id;
-        repo.expect_get()
-            .times(1)
-            .returning(move |_| Ok(current.clone()));
-        let error = interactor(repo)
-            .update(id, input("a", 1), Some(Etag("6".into())))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, StockError::StaleVersion(_)), "{error:?}");
-    }
-
-    #[tokio::test]
-    async fn update_reads_then_replaces_the_version_given_and_publishes_updated() {
-        let mut repo = MockStockRepo::new();
-        let mut order = Sequence::new();
-        let current = stored(1, "7");
-        let id = current.value.id;
-        repo.expect_get()
-            .with(eq(id))
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(move |_| Ok(current.clone()));
         repo.expect_replace()
-            .withf(|stock, etag, event| {
-                etag.0 == "7"
-                    && stock.name == "renamed"
-                    && stock.version == 4
-                    && matches!(event, StockEvent::Updated { .. })
-            })
+            .withf(move |target, etag, _| *target == id && etag.0 == "7")
             .times(1)
-            .in_sequence(&mut order)
-            .returning(|_, _, _| Ok(Etag("8".into())));
+            .returning(move |_, _, change| {
+                // Run the change as the adapter would, on the version it read.
+                let mut replaced = current.value.clone();
+                let event = change(&mut replaced).unwrap();
+                assert_eq!(
+                    (replaced.name.as_str(), replaced.quantity, replaced.version),
+                    ("renamed", 9, 4)
+                );
+                assert_eq!(
+                    event,
+                    Some(StockEvent::Updated {
+                        stock: (&replaced).into()
+                    })
+                );
+                Ok(Stored {
+                    value: replaced,
+                    etag: Etag("8".into()),
+                })
+            });
         let updated = interactor(repo)
             .update(id, input("renamed", 9), Some(Etag("7".into())))
             .await
@@ -378,30 +365,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn update_losing_the_race_in_the_store_is_stale() {
-        let mut repo = MockStockRepo::new();
-        let current = stored(1, "7");
-        let id = current.value.id;
-        repo.expect_get().returning(move |_| Ok(current.clone()));
-        repo.expect_replace()
-            .times(1)
-            .returning(|_, _, _| Err(RepoError::Conflict));
+    async fn update_refuses_invalid_input_without_touching_storage() {
+        let repo = MockStockRepo::new(); // no expectation: any call fails the test
         let error = interactor(repo)
-            .update(id, input("a", 1), Some(Etag("7".into())))
+            .update(StockId::new(), input(" ", 1), Some(Etag("7".into())))
             .await
             .unwrap_err();
-        assert!(matches!(error, StockError::StaleVersion(_)), "{error:?}");
+        assert!(matches!(error, StockError::Invalid(_)), "{error:?}");
     }
 
     #[tokio::test]
-    async fn update_of_a_missing_record_is_not_found() {
-        let mut repo = MockStockRepo::new();
-        repo.expect_get().returning(|_| Err(RepoError::NotFound));
-        let error = interactor(repo)
-            .update(StockId::new(), input("a", 1), Some(Etag("1".into())))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, StockError::NotFound(_)), "{error:?}");
+    async fn update_maps_every_failure() {
+        type Expectation = fn(&StockError) -> bool;
+        let cases: Vec<(ModifyError, Expectation)> = vec![
+            (RepoError::Conflict.into(), |e| {
+                matches!(e, StockError::StaleVersion(_))
+            }),
+            (RepoError::NotFound.into(), |e| {
+                matches!(e, StockError::NotFound(_))
+            }),
+            (RepoError::Unavailable("down".into()).into(), |e| {
+                matches!(e, StockError::Unavailable(_))
+            }),
+        ];
+        for (failure, expected) in cases {
+            let mut repo = MockStockRepo::new();
+            let mut failure = Some(failure);
+            repo.expect_replace()
+                .times(1)
+                .returning(move |_, _, _| Err(failure.take().unwrap()));
+            let error = interactor(repo)
+                .update(StockId::new(), input("a", 1), Some(Etag("7".into())))
+                .await
+                .unwrap_err();
+            assert!(expected(&error), "{error:?}");
+        }
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@
 //! the data layer runs each operation as an activity, retried, so the saga goes on after a restart.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -185,6 +186,10 @@ pub trait OrderFulfilmentSagaWorkflow: Interface {
     -> Result<(), RepoError>;
     /// Where saga `saga_id` stands; `None` if there is no such saga.
     async fn status(&self, saga_id: &str) -> Result<Option<SagaStatus>, RepoError>;
+    /// Where saga `saga_id` stands once it has finished, or after `timeout` if it still runs
+    /// then; `None` if there is no such saga (known only when the time is up).
+    async fn wait(&self, saga_id: &str, timeout: Duration)
+    -> Result<Option<SagaStatus>, RepoError>;
 }
 
 /// `order_fulfilment` saga use cases.
@@ -200,6 +205,9 @@ pub trait OrderFulfilmentSagas: Interface {
     ) -> Result<String, SagaError>;
     /// Where saga `saga_id` stands.
     async fn status(&self, saga_id: &str) -> Result<SagaStatus, SagaError>;
+    /// Where saga `saga_id` stands once it has finished, or after `timeout` if it still runs then:
+    /// one call instead of a client polling [`status`](Self::status).
+    async fn wait(&self, saga_id: &str, timeout: Duration) -> Result<SagaStatus, SagaError>;
 }
 
 /// [`OrderFulfilmentSagas`] on top of the [`OrderFulfilmentSagaWorkflow`] port.
@@ -214,6 +222,19 @@ impl OrderFulfilmentSagaInteractor {
     /// An interactor over `workflow` (shaku builds it the same way).
     pub fn new(workflow: Arc<dyn OrderFulfilmentSagaWorkflow>) -> Self {
         Self { workflow }
+    }
+
+    /// Saga `saga_id` as the workflow engine reports it, now or after waiting up to `wait`.
+    async fn look(&self, saga_id: &str, wait: Option<Duration>) -> Result<SagaStatus, SagaError> {
+        if check_saga_id(saga_id).is_err() {
+            return Err(SagaError::NotFound(saga_id.to_owned()));
+        }
+        let read = match wait {
+            None => self.workflow.status(saga_id).await,
+            Some(timeout) => self.workflow.wait(saga_id, timeout).await,
+        };
+        read.map_err(SagaError::Unavailable)?
+            .ok_or_else(|| SagaError::NotFound(saga_id.to_owned()))
     }
 }
 
@@ -240,14 +261,11 @@ impl OrderFulfilmentSagas for OrderFulfilmentSagaInteractor {
     }
 
     async fn status(&self, saga_id: &str) -> Result<SagaStatus, SagaError> {
-        if check_saga_id(saga_id).is_err() {
-            return Err(SagaError::NotFound(saga_id.to_owned()));
-        }
-        self.workflow
-            .status(saga_id)
-            .await
-            .map_err(SagaError::Unavailable)?
-            .ok_or_else(|| SagaError::NotFound(saga_id.to_owned()))
+        self.look(saga_id, None).await
+    }
+
+    async fn wait(&self, saga_id: &str, timeout: Duration) -> Result<SagaStatus, SagaError> {
+        self.look(saga_id, Some(timeout)).await
     }
 }
 
@@ -558,6 +576,37 @@ mod tests {
         );
         assert!(matches!(
             usecase.status("not an id").await,
+            Err(SagaError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn wait_passes_the_timeout_to_the_engine_and_maps_an_unknown_saga() {
+        let mut workflow = MockOrderFulfilmentSagaWorkflow::new();
+        let finished = SagaStatus::Finished(SagaOutcome::Completed {
+            report: SagaReport::default(),
+        });
+        let answer = finished.clone();
+        workflow
+            .expect_wait()
+            .withf(|saga_id, timeout| saga_id == SAGA_ID && *timeout == Duration::from_secs(2))
+            .times(1)
+            .return_once(move |_, _| Ok(Some(answer)));
+        workflow
+            .expect_wait()
+            .withf(|saga_id, _| saga_id == "nope")
+            .times(1)
+            .returning(|_, _| Ok(None));
+        let usecase = OrderFulfilmentSagaInteractor::new(Arc::new(workflow));
+        assert_eq!(
+            usecase.wait(SAGA_ID, Duration::from_secs(2)).await.unwrap(),
+            finished
+        );
+        assert!(
+            matches!(usecase.wait("nope", Duration::from_secs(2)).await, Err(SagaError::NotFound(id)) if id == "nope")
+        );
+        assert!(matches!(
+            usecase.wait("not an id", Duration::from_secs(2)).await,
             Err(SagaError::NotFound(_))
         ));
     }

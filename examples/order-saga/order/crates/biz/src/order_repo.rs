@@ -65,13 +65,16 @@ pub trait OrderRepo: Interface {
     /// Stores a new order; [`RepoError::AlreadyExists`] if its id is taken.
     async fn insert(&self, order: &Order, event: &OrderEvent) -> Result<Etag, RepoError>;
 
-    /// Writes over exactly version `etag`; [`RepoError::Conflict`] if it is stale.
+    /// Changes exactly version `etag`: reads the record once, refuses with
+    /// [`RepoError::Conflict`] if it is at another version ([`RepoError::NotFound`] if there is
+    /// none), else applies `change` and writes the result over that version, never retrying (the
+    /// caller named the version). Returns the record as stored.
     async fn replace(
         &self,
-        order: &Order,
+        id: OrderId,
         etag: &Etag,
-        event: &OrderEvent,
-    ) -> Result<Etag, RepoError>;
+        change: &Change,
+    ) -> Result<Stored<Order>, ModifyError>;
 
     /// Writes several orders in one transaction, each over exactly its version; fails
     /// whole with [`RepoError::Conflict`] if one is stale (see the state store's notes on atomicity).

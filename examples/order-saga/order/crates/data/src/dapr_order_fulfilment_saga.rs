@@ -298,6 +298,32 @@ impl OrderFulfilmentSagaWorkflow for DaprOrderFulfilmentSagaWorkflow {
             }
         }
     }
+
+    async fn wait(
+        &self,
+        saga_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<SagaStatus>, RepoError> {
+        // The sidecar answers as soon as the saga finishes (it watches the instance; no polling).
+        let waited = self
+            .client()
+            .await?
+            .wait_for_workflow_completion_with_options(
+                saga_id,
+                FetchOptions::new().with_fetch_payloads(true),
+                Some(timeout),
+            )
+            .await;
+        match waited {
+            Ok(metadata) => saga_status(&metadata).map(Some),
+            // Still running when the time was up; or no such saga, which the sidecar waits on too
+            // (it could still be scheduled): either way, where it stands now says which.
+            Err(WorkflowError::Timeout | WorkflowError::InstanceNotFound { .. }) => {
+                self.status(saga_id).await
+            }
+            Err(error) => Err(workflow_error(error)),
+        }
+    }
 }
 
 /// Where a saga stands, from the workflow engine's view of it.

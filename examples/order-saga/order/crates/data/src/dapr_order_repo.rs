@@ -128,6 +128,24 @@ impl DaprOrderRepo {
         }
     }
 
+    /// Applies `change` to `current` and writes the result over its version, unless the change
+    /// writes nothing (the caller holds the turn).
+    async fn apply(
+        &self,
+        current: Stored<Order>,
+        change: &Change,
+    ) -> Result<Stored<Order>, ModifyError> {
+        let mut changed = current.value.clone();
+        let Some(event) = change(&mut changed)? else {
+            return Ok(current);
+        };
+        let etag = self.write_over(&changed, &current.etag, &event).await?;
+        Ok(Stored {
+            value: changed,
+            etag,
+        })
+    }
+
     /// The ETag `written` is stored under now, or the unknown ETag if it was changed since.
     async fn etag_of_written(&self, written: &Order) -> Etag {
         match state::get(&self.sidecar, &record_key(written.id)).await {
@@ -276,13 +294,18 @@ impl OrderRepo for DaprOrderRepo {
 
     async fn replace(
         &self,
-        order: &Order,
+        id: OrderId,
         etag: &Etag,
-        event: &OrderEvent,
-    ) -> Result<Etag, RepoError> {
-        let _turn = self.turns.lock(&order.id).await;
-        self.check_version(order.id, etag).await?;
-        self.write_over(order, etag, event).await
+        change: &Change,
+    ) -> Result<Stored<Order>, ModifyError> {
+        // One read, under the turn: it checks the version the client named and is what the
+        // change applies to, so no other writer of this process can slip in between.
+        let _turn = self.turns.lock(&id).await;
+        let current = self.get(id).await?;
+        if current.etag != *etag {
+            return Err(RepoError::Conflict.into());
+        }
+        self.apply(current, change).await
     }
 
     async fn replace_all(&self, replacements: &[Replacement]) -> Result<Vec<Etag>, RepoError> {
@@ -382,15 +405,7 @@ impl OrderRepo for DaprOrderRepo {
             // The turn is held for one attempt: during the back-off, other writers go ahead.
             let _turn = self.turns.lock(&id).await;
             let current = self.get(id).await?;
-            let mut changed = current.value.clone();
-            let Some(event) = change(&mut changed)? else {
-                return Ok(current);
-            };
-            let etag = self.write_over(&changed, &current.etag, &event).await?;
-            Ok(Stored {
-                value: changed,
-                etag,
-            })
+            self.apply(current, change).await
         })
         .await
     }

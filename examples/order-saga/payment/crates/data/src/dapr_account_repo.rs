@@ -128,6 +128,24 @@ impl DaprAccountRepo {
         }
     }
 
+    /// Applies `change` to `current` and writes the result over its version, unless the change
+    /// writes nothing (the caller holds the turn).
+    async fn apply(
+        &self,
+        current: Stored<Account>,
+        change: &Change,
+    ) -> Result<Stored<Account>, ModifyError> {
+        let mut changed = current.value.clone();
+        let Some(event) = change(&mut changed)? else {
+            return Ok(current);
+        };
+        let etag = self.write_over(&changed, &current.etag, &event).await?;
+        Ok(Stored {
+            value: changed,
+            etag,
+        })
+    }
+
     /// The ETag `written` is stored under now, or the unknown ETag if it was changed since.
     async fn etag_of_written(&self, written: &Account) -> Etag {
         match state::get(&self.sidecar, &record_key(written.id)).await {
@@ -276,13 +294,18 @@ impl AccountRepo for DaprAccountRepo {
 
     async fn replace(
         &self,
-        account: &Account,
+        id: AccountId,
         etag: &Etag,
-        event: &AccountEvent,
-    ) -> Result<Etag, RepoError> {
-        let _turn = self.turns.lock(&account.id).await;
-        self.check_version(account.id, etag).await?;
-        self.write_over(account, etag, event).await
+        change: &Change,
+    ) -> Result<Stored<Account>, ModifyError> {
+        // One read, under the turn: it checks the version the client named and is what the
+        // change applies to, so no other writer of this process can slip in between.
+        let _turn = self.turns.lock(&id).await;
+        let current = self.get(id).await?;
+        if current.etag != *etag {
+            return Err(RepoError::Conflict.into());
+        }
+        self.apply(current, change).await
     }
 
     async fn replace_all(&self, replacements: &[Replacement]) -> Result<Vec<Etag>, RepoError> {
@@ -387,15 +410,7 @@ impl AccountRepo for DaprAccountRepo {
             // The turn is held for one attempt: during the back-off, other writers go ahead.
             let _turn = self.turns.lock(&id).await;
             let current = self.get(id).await?;
-            let mut changed = current.value.clone();
-            let Some(event) = change(&mut changed)? else {
-                return Ok(current);
-            };
-            let etag = self.write_over(&changed, &current.etag, &event).await?;
-            Ok(Stored {
-                value: changed,
-                etag,
-            })
+            self.apply(current, change).await
         })
         .await
     }

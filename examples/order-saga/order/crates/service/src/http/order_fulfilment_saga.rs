@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::extract::Idempotent;
 use super::idempotent::run_once;
 use super::reply::Reply;
-use super::saga::{SagaPathId, saga_dto};
+use super::saga::{SagaPathId, SagaWait, saga_dto};
 use crate::problem::{ApiError, ProblemKind};
 use crate::router::HttpState;
 
@@ -71,15 +71,21 @@ pub async fn start(
 }
 
 /// Reads where one `order_fulfilment` saga stands: the operations done, and how it ended.
+///
+/// With `wait_ms`, a running saga is waited for, up to that long, and answered as soon as it ends.
 #[utoipa::path(
     get,
     path = "/sagas/order-fulfilment/{id}",
     tag = "sagas",
     operation_id = "get_order_fulfilment_saga",
-    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Id of the saga, from the Location of its start.")),
+    params(
+        ("id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "Id of the saga, from the Location of its start."),
+        ("wait_ms" = Option<u64>, Query, minimum = 0, maximum = 5000,
+            description = "If the saga is still running, wait up to this many milliseconds for it to finish before answering (default 0: answer at once). Use it instead of polling."),
+    ),
     responses(
-        (status = 200, description = "The saga.", body = SagaDto),
-        (status = 400, description = "Malformed id.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The saga: finished, or still running after the wait.", body = SagaDto),
+        (status = 400, description = "Malformed id or wait_ms.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such saga.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Workflow engine unavailable; retry later.", body = Problem, content_type = "application/problem+json"),
     ),
@@ -87,13 +93,20 @@ pub async fn start(
 pub async fn status(
     State(state): State<Arc<HttpState>>,
     SagaPathId(id): SagaPathId,
+    wait: SagaWait,
 ) -> Result<Reply, ApiError> {
-    let status = state.order_fulfilment_sagas.status(&id).await?;
+    let sagas = &state.order_fulfilment_sagas;
+    let status = match wait.timeout() {
+        None => sagas.status(&id).await?,
+        Some(timeout) => sagas.wait(&id, timeout).await?,
+    };
     Reply::json(StatusCode::OK, &saga_dto(id, status))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use axum::http::StatusCode;
     use biz::error::RepoError;
     use biz::saga::{OperationFailure, SagaError, SagaOutcome, SagaReport, SagaStatus, StepError};
@@ -241,5 +254,51 @@ mod tests {
         )
         .await;
         answer.assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    }
+
+    #[tokio::test]
+    async fn wait_ms_waits_for_the_end_of_the_saga_up_to_its_limit() {
+        let mut mocks = Mocks::new();
+        mocks
+            .order_fulfilment_sagas
+            .expect_wait()
+            .withf(|id, timeout| id == "saga-1" && *timeout == Duration::from_millis(1500))
+            .times(1)
+            .returning(|_, _| {
+                let report = SagaReport {
+                    done: vec!["reserve_stock".into()],
+                    compensated: vec![],
+                };
+                Ok(SagaStatus::Finished(SagaOutcome::Completed { report }))
+            });
+        // 0 is "answer at once": a plain status read.
+        mocks
+            .order_fulfilment_sagas
+            .expect_status()
+            .times(1)
+            .returning(|_| Ok(SagaStatus::Running(SagaReport::default())));
+        let router = mocks.router();
+        let answer = call(
+            router.clone(),
+            empty("GET", "/sagas/order-fulfilment/saga-1?wait_ms=1500"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.json()["status"], "completed");
+        let answer = call(
+            router.clone(),
+            empty("GET", "/sagas/order-fulfilment/saga-1?wait_ms=0"),
+        )
+        .await;
+        assert_eq!(answer.json()["status"], "running");
+        // Over the limit, or not a number: refused before the engine is asked.
+        for query in ["wait_ms=5001", "wait_ms=soon", "wait_ms=-1"] {
+            let answer = call(
+                router.clone(),
+                empty("GET", &format!("/sagas/order-fulfilment/saga-1?{query}")),
+            )
+            .await;
+            answer.assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+        }
     }
 }

@@ -1,12 +1,15 @@
-//! What the routes of every saga share: a saga as clients see it, saga errors as problems, and
-//! the `{id}` of a saga's path.
+//! What the routes of every saga share: a saga as clients see it, saga errors as problems, the
+//! `{id}` of a saga's path and the `wait_ms` of its query.
+
+use std::time::Duration;
 
 use api::http::{SagaDto, SagaFailureDto, SagaState};
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use biz::saga::{
     OperationFailure, SagaError, SagaOutcome, SagaReport, SagaStatus, StepError, check_saga_id,
 };
+use serde::Deserialize;
 
 use crate::problem::{self, ApiError, ProblemKind};
 
@@ -87,5 +90,45 @@ impl<S: Send + Sync> FromRequestParts<S> for SagaPathId {
             })?;
         check_saga_id(&text).map_err(|reason| ApiError::new(ProblemKind::BadRequest, reason))?;
         Ok(Self(text))
+    }
+}
+
+/// The longest `wait_ms` a client may ask for. Below the default `http.request_timeout_ms`
+/// (10 s), so that a wait ends with the saga's status rather than a timeout; a client that needs
+/// longer asks again.
+pub const MAX_SAGA_WAIT_MS: u64 = 5_000;
+
+/// The query of a saga's `GET`: how long to wait, if the saga is still running, for it to finish
+/// before answering. One waiting request replaces a client's polling loop, and answers as soon as
+/// the saga finishes.
+#[derive(Debug, Default, Deserialize)]
+pub struct SagaWait {
+    /// Milliseconds, 0 to [`MAX_SAGA_WAIT_MS`]; absent or 0: answer at once.
+    pub wait_ms: Option<u64>,
+}
+
+impl SagaWait {
+    /// How long to wait; `None` to answer at once.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.wait_ms.filter(|ms| *ms > 0).map(Duration::from_millis)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SagaWait {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(wait) = Query::<Self>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                problem::from_rejection(rejection.status(), rejection.body_text())
+            })?;
+        match wait.wait_ms {
+            Some(ms) if ms > MAX_SAGA_WAIT_MS => Err(ApiError::new(
+                ProblemKind::BadRequest,
+                format!("wait_ms is {ms}; at most {MAX_SAGA_WAIT_MS} (ask again to wait longer)"),
+            )),
+            _ => Ok(wait),
+        }
     }
 }

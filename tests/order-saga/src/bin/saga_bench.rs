@@ -85,7 +85,11 @@ impl Config {
                 .or_else(|| std::env::var_os("BENCH_SAGA_OUT"))
                 .map(PathBuf::from),
         };
-        if config.sagas == 0 || config.concurrency == 0 || config.rounds == 0 || config.poll.is_some_and(|poll| poll.is_zero()) {
+        if config.sagas == 0
+            || config.concurrency == 0
+            || config.rounds == 0
+            || config.poll.is_some_and(|poll| poll.is_zero())
+        {
             bail!("BENCH_SAGAS, BENCH_SAGA_CONCURRENCY, BENCH_ROUNDS and BENCH_SAGA_POLL_MS must be above 0");
         }
         Ok(config)

@@ -229,8 +229,10 @@ bench_add_entity() {
 # --- build ---------------------------------------------------------------------------------
 
 # deps_only_copy SERVICE COPY: COPY is SERVICE with every workspace crate emptied (targets kept,
-# as empty `lib.rs` / `fn main() {}`; other sources and build scripts removed) and the same
-# manifests and Cargo.lock: building it builds exactly the service's dependencies.
+# as empty `lib.rs` / `fn main() {}`, a build script as `fn main() {}`; other sources removed) and
+# the same manifests and Cargo.lock: building it builds exactly the service's dependencies, its
+# build-dependencies (the protobuf compiler of `api/build.rs`) included, since cargo builds those
+# only for a crate that has a build script.
 deps_only_copy() {
   local service=$1 copy=$2 manifest dir
   cp -r "$service" "$copy"
@@ -239,8 +241,8 @@ deps_only_copy() {
     if grep -Eq '^[[:space:]]*build[[:space:]]*=' "$manifest"; then
       die "$manifest names a build script: deps_only_copy in bench/run.sh does not know that layout"
     fi
-    rm -f "$dir/build.rs"
-    find "$dir" -name '*.rs' ! -path '*/src/lib.rs' ! -path '*/src/main.rs' -delete
+    find "$dir" -name '*.rs' ! -path '*/src/lib.rs' ! -path '*/src/main.rs' ! -path "$dir/build.rs" -delete
+    if [ -f "$dir/build.rs" ]; then echo 'fn main() {}' >"$dir/build.rs"; fi
     if [ -f "$dir/src/lib.rs" ]; then : >"$dir/src/lib.rs"; fi
     if [ -f "$dir/src/main.rs" ]; then echo 'fn main() {}' >"$dir/src/main.rs"; fi
   done < <(find "$copy" -name Cargo.toml ! -path "$copy/Cargo.toml")

@@ -11,7 +11,7 @@ use anyhow::bail;
 use tempfile::TempDir;
 
 use crate::http_probe::answers_2xx;
-use crate::ports::free_port;
+use crate::ports::{free_port, sockets_on};
 use crate::process::{ManagedProcess, StartError, start_with_retries};
 use crate::runtime::DaprRuntime;
 
@@ -165,8 +165,10 @@ impl ControlPlaneService {
                     tokio::time::sleep(FIXED_PORT_PAUSE).await;
                 }
                 Err(StartError::PortTaken) => bail!(
-                    "starting {name} on ports {port} (gRPC) and {healthz} (healthz): one of them stayed taken for {:?}",
-                    FIXED_PORT_PAUSE * FIXED_PORT_TRIES
+                    "starting {name} on ports {port} (gRPC) and {healthz} (healthz): one of them stayed taken for {:?}; \
+                     sockets on them:\n{}",
+                    FIXED_PORT_PAUSE * FIXED_PORT_TRIES,
+                    sockets_on(&[port, healthz])
                 ),
                 Err(StartError::Failed(error)) => return Err(error.context(format!("starting {name} on port {port}"))),
             }

@@ -25,3 +25,46 @@ pub fn free_port() -> anyhow::Result<u16> {
         }
     }
 }
+
+/// The TCP sockets bound to any of `ports` on this machine, one line each as `ss -tanp` shows
+/// them (state, addresses, owning process when visible): for an error that says who holds a port.
+/// Best effort: says so when `ss` (iproute2) cannot be run.
+pub fn sockets_on(ports: &[u16]) -> String {
+    let output = match std::process::Command::new("ss").args(["-Htanp"]).output() {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => return format!("(ss -tanp failed: {})", output.status),
+        Err(error) => return format!("(ss -tanp could not run: {error})"),
+    };
+    let held: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| {
+            let local = line.split_whitespace().nth(3).unwrap_or_default();
+            ports.iter().any(|port| local.ends_with(&format!(":{port}")))
+        })
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    if held.is_empty() {
+        "(no socket on them now)".to_owned()
+    } else {
+        held.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_on_names_a_listener_and_only_the_ports_asked_for() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = sockets_on(&[port]);
+        assert!(
+            seen.starts_with("LISTEN") && seen.contains(&format!("127.0.0.1:{port}")),
+            "{seen}"
+        );
+        assert_eq!(seen.lines().count(), 1, "{seen}");
+        drop(listener);
+        assert_eq!(sockets_on(&[port]), "(no socket on them now)");
+    }
+}

@@ -165,9 +165,9 @@ impl<B> MakeSpan<B> for RequestSpan {
 ///
 /// Responses that succeeded (1xx-3xx) are logged at `debug`: they are the bulk of the traffic,
 /// and writing a JSON line for each was measured at about a quarter of this service's CPU per
-/// `GET` under load. Client errors (4xx) are logged at `info`; server
-/// errors and failures also get an `error` line from the trace layer's failure classifier. To log
-/// every response, set `telemetry.level` to e.g. `info,tower_http::trace=debug`.
+/// `GET` under load. Client errors (4xx) are logged at `info`; server errors and failures also
+/// get an `error` line from the trace layer's failure classifier. To log every response, set
+/// `telemetry.level` to e.g. `info,tower_http::trace=debug`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccessLog;
 

@@ -95,7 +95,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SagaPathId {
 
 /// The longest `wait_ms` a client may ask for. Below the default `http.request_timeout_ms`
 /// (10 s), so that a wait ends with the saga's status rather than a timeout; a client that needs
-/// longer asks again.
+/// longer asks again. The `maximum` of `wait_ms` in the routes' OpenAPI attributes repeats it.
 pub const MAX_SAGA_WAIT_MS: u64 = 5_000;
 
 /// The query of a saga's `GET`: how long to wait, if the saga is still running, for it to finish
